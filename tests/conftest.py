@@ -1,0 +1,101 @@
+"""Session-wide fixtures: a fresh PostgreSQL database, an S3 server, Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.services import (
+    DEFAULT_PG_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    docker_available,
+    free_port,
+    port_open,
+    unavailable,
+)
+
+
+def _admin_dsn() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG_ADMIN_URL
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a database created for this test session and dropped after it."""
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover
+        unavailable("asyncpg not installed")
+    dsn = _admin_dsn()
+    name = f"ocr_test_{uuid.uuid4().hex[:10]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
+        unavailable(f"PostgreSQL not reachable at {dsn}: {exc}")
+    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    try:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception:  # noqa: BLE001
+        pass
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of an S3 server: TEST_S3_ENDPOINT, else moto's server on 127.0.0.1, else MinIO."""
+    given = os.environ.get("TEST_S3_ENDPOINT")
+    if given:
+        yield given
+        return
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        if docker_available():
+            from testcontainers.minio import MinioContainer
+
+            with MinioContainer() as minio:
+                cfg = minio.get_config()
+                os.environ.setdefault("AWS_ACCESS_KEY_ID", cfg["access_key"])
+                os.environ.setdefault("AWS_SECRET_ACCESS_KEY", cfg["secret_key"])
+                yield f"http://{cfg['endpoint']}"
+                return
+        unavailable("no S3 server: install moto[server] or set TEST_S3_ENDPOINT")
+        return
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    hostport = url.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not port_open(host or "127.0.0.1", int(port or 6379)):
+        unavailable(f"Redis not reachable at {url}")
+    return url
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Dummy credentials for moto (real ones come from the environment for MinIO/R2)."""
+    key = os.environ.get("AWS_ACCESS_KEY_ID") or "testing"
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY") or "testing-secret"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    return {"aws_access_key_id": key, "aws_secret_access_key": secret}
