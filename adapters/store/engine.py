@@ -1,0 +1,97 @@
+"""Engines for the SQL stores: one SQLAlchemy async implementation, two dialects.
+
+SQLite (aiosqlite): Python's sqlite3 driver begins transactions on its own only before DML,
+which breaks transactional DDL, repeatable reads and ``BEGIN IMMEDIATE``. Following
+SQLAlchemy's SQLite notes ("Enabling Non-Legacy SQLite Transactional Modes"), the driver's
+transaction handling is turned off at connect (``isolation_level = None``) and SQLAlchemy's
+``begin`` event emits ``BEGIN`` itself — ``BEGIN IMMEDIATE`` when the engine or connection
+carries the ``sqlite_begin="IMMEDIATE"`` execution option (see :func:`immediate`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+_BEGIN_MODES = {"": "BEGIN", "DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
+
+
+def sqlite_url_for(path: str) -> str:
+    """The aiosqlite URL of a database file (made absolute, so the cwd does not matter)."""
+    url = URL.create("sqlite+aiosqlite", database=os.path.abspath(os.path.expanduser(path)))
+    return url.render_as_string(hide_password=False)
+
+
+def create_engine_for(
+    url: str,
+    *,
+    connect_timeout_s: float = 10.0,
+    busy_timeout_ms: int = 5000,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_recycle_s: int = 1800,
+) -> AsyncEngine:
+    """An engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg``. Nothing connects here."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, busy_timeout_ms=busy_timeout_ms)
+    if backend == "postgresql":
+        return create_async_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_recycle=pool_recycle_s,
+            pool_timeout=connect_timeout_s,
+            connect_args={"timeout": connect_timeout_s},
+        )
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+
+
+def immediate(engine: AsyncEngine) -> AsyncEngine:
+    """A view of ``engine`` whose transactions take SQLite's write lock at BEGIN.
+
+    Read-then-write transactions need it: a deferred transaction that first reads and then
+    writes fails with SQLITE_BUSY (without waiting) when another writer committed meanwhile.
+    On PostgreSQL this is the engine itself; row locks (``FOR UPDATE``) do that job there.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def _sqlite_engine(url: URL, *, busy_timeout_ms: int) -> AsyncEngine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        parent = os.path.dirname(os.path.abspath(database))
+        os.makedirs(parent, exist_ok=True)
+    engine = create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (see the module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if database not in ("", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = str(conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")).upper()
+        if mode not in _BEGIN_MODES:
+            raise ValueError(f"unknown {SQLITE_BEGIN_OPTION} mode {mode!r}")
+        conn.exec_driver_sql(_BEGIN_MODES[mode])
+
+    return engine
