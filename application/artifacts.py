@@ -1,0 +1,49 @@
+"""Reading stored artifacts: owner-scoped through the index, never by scanning storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from application.ports.artifact_index import ArtifactIndex
+from application.ports.blobs import BlobStore
+from domain.artifacts import ArtifactKind
+from domain.auth import Principal, can_see
+from domain.errors import NotFoundError
+from domain.ids import check_id, format_ts
+
+
+class ArtifactReader:
+    def __init__(self, *, blobs: BlobStore, index: ArtifactIndex) -> None:
+        self._blobs = blobs
+        self._index = index
+
+    async def read(self, kind: ArtifactKind, artifact_id: str, principal: Principal) -> dict[str, Any]:
+        check_id(artifact_id, f"{kind.value}_id")
+        entry = await self._index.get(kind, artifact_id)
+        if entry is None or not can_see(principal, entry.owner_key_id):
+            raise NotFoundError(f"no {kind.value} artifact with id {artifact_id}")
+        try:
+            return msgspec.json.decode(await self._blobs.get(entry.rel_ref))
+        except NotFoundError:
+            raise NotFoundError(f"the {kind.value} artifact {artifact_id} is indexed but missing from storage") from None
+
+    async def read_extract(self, request_id: str, principal: Principal, *, include_raw: bool) -> dict[str, Any]:
+        artifact = await self.read(ArtifactKind.EXTRACT, request_id, principal)
+        if not include_raw:
+            artifact["raw"] = None
+        return artifact
+
+    async def list_extracts(self, day: str, limit: int) -> list[dict[str, Any]]:
+        """Extract artifacts stored on ``day`` (YYYY-MM-DD), with their real creation times."""
+        infos = await self._blobs.list(f"extracts/{day}/", limit=limit)
+        return [
+            {
+                "request_id": info.rel.rsplit("/", 1)[-1].removesuffix(".json"),
+                "artifact_rel": info.rel,
+                "size": info.size,
+                "created_at": format_ts(info.created_at),
+            }
+            for info in infos
+        ]

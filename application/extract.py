@@ -1,0 +1,189 @@
+"""Use case: one image in, a validated JSON object out, an artifact stored (SPEC §6.2).
+
+Model failures are results, not exceptions: the caller gets ``error`` set and the
+artifact is written all the same. Exceptions are for bad input (4xx) and storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from application.extract_artifact import build_artifact
+from application.extract_types import DebugOverrides, ExtractCommand, ExtractFailure, ExtractResult
+from application.ports.artifact_index import ArtifactIndex, IndexEntry
+from application.ports.blobs import BlobStore
+from application.ports.images import ImageProbe
+from application.ports.inference import InferenceClient, InferenceFailure, InferenceRequest
+from domain.artifacts import ArtifactKind, artifact_rel, check_rel
+from domain.auth import Principal, Scope, require_scopes
+from domain.errors import (
+    ArtifactExistsError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from domain.ids import check_id, day_of, utc_now
+from domain.receipts.checks import run_checks
+from domain.receipts.errors import InvalidModelOutputError
+from domain.receipts.image_input import check_mime_type, decode_base64_image
+from domain.receipts.json_text import extract_json_object
+from domain.receipts.tasks import Task, TaskRegistry
+from domain.receipts.validation import check_schema, validate_output
+
+logger = logging.getLogger("ocr.extract")
+
+
+class ExtractConfig(msgspec.Struct, frozen=True, kw_only=True):
+    max_image_bytes: int
+    temperature: float
+    max_tokens: int
+    max_tokens_limit: int
+    debug_mode: bool
+
+
+class Extractor:
+    def __init__(
+        self,
+        *,
+        tasks: TaskRegistry,
+        inference: InferenceClient,
+        blobs: BlobStore,
+        index: ArtifactIndex,
+        images: ImageProbe,
+        config: ExtractConfig,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._tasks = tasks
+        self._inference = inference
+        self._blobs = blobs
+        self._index = index
+        self._images = images
+        self._config = config
+        self._clock = clock
+
+    async def run(self, cmd: ExtractCommand, principal: Principal) -> ExtractResult:
+        started = time.perf_counter()
+        task = self._tasks.get(cmd.task_id)
+        request_id = check_id(cmd.request_id, "request_id")
+        task, temperature, max_tokens = self._apply_debug(task, cmd.debug, principal)
+        check_mime_type(cmd.mime_type)
+        image, input_info = await self._load_image(cmd, principal)
+        info = await self._images.inspect(image)
+        if await self._index.get(ArtifactKind.EXTRACT, request_id) is not None:
+            raise ArtifactExistsError(f"an artifact for request_id {request_id} already exists")
+
+        created_at = self._clock()
+        rel = artifact_rel(ArtifactKind.EXTRACT, request_id, created_at)
+        inference_started = time.perf_counter()
+        outcome = await self._inference.complete(
+            InferenceRequest(
+                request_id=request_id, image=image, mime_type=info.mime_type, prompt=task.prompt,
+                schema_name=task.schema_name, json_schema=task.json_schema,
+                temperature=temperature, max_tokens=max_tokens,
+            )
+        )
+        inference_ms = int((time.perf_counter() - inference_started) * 1000)
+        parse_started = time.perf_counter()
+        parsed, schema_errors, checks, error = _interpret(task, outcome.text, outcome.failure)
+        parse_ms = int((time.perf_counter() - parse_started) * 1000)
+
+        result = ExtractResult(
+            request_id=request_id, created_at=created_at, task_id=task.task_id, artifact_rel=rel,
+            model_id=outcome.model_id, prompt_sha256=task.prompt_sha256, schema_sha256=task.schema_sha256,
+            timings_ms={"inference": inference_ms, "parse_validate": parse_ms,
+                        "total": int((time.perf_counter() - started) * 1000)},
+            parsed=parsed, schema_valid=parsed is not None, schema_errors=schema_errors, checks=checks,
+            error=error,
+            error_history=[msgspec.structs.asdict(a) for a in outcome.error_history] or None,
+            meta={"attempts": outcome.attempts, "resize_scale": outcome.resize_scale,
+                  "max_tokens_effective": outcome.max_tokens_effective or max_tokens},
+            raw=outcome.text, input_ref=input_info.get("input_ref") or input_info.get("image_ref"),
+        )
+        artifact = build_artifact(result, principal, input_info, temperature=temperature, max_tokens=max_tokens)
+        await self._blobs.put(rel, msgspec.json.encode(artifact))
+        await self._index.add(
+            IndexEntry(kind=ArtifactKind.EXTRACT, artifact_id=request_id, owner_key_id=principal.key_id,
+                       day=day_of(created_at), rel_ref=rel, created_at=created_at)
+        )
+        logger.info("extract finished", extra={
+            "event": "extract_end", "task_id": task.task_id, "ok": error is None,
+            "error_code": error.code if error else None, "duration_ms": result.timings_ms["total"],
+        })
+        return result
+
+    def _apply_debug(self, task: Task, debug: DebugOverrides | None, principal: Principal) -> tuple[Task, float, int]:
+        temperature, max_tokens = self._config.temperature, self._config.max_tokens
+        if debug is None or debug == DebugOverrides():
+            return task, temperature, min(max_tokens, self._config.max_tokens_limit)
+        if not self._config.debug_mode:
+            raise NotFoundError("debug overrides are disabled (DEBUG_MODE=0)")
+        require_scopes(principal, Scope.DEBUG_RUN)
+        if debug.schema_override is not None:
+            check_schema(debug.schema_override)
+        if debug.prompt_override is not None or debug.schema_override is not None:
+            task = self._tasks.with_overrides(task, prompt=debug.prompt_override, schema=debug.schema_override)
+        if debug.temperature is not None:
+            temperature = debug.temperature
+        if debug.max_tokens is not None:
+            max_tokens = debug.max_tokens
+        return task, temperature, min(max_tokens, self._config.max_tokens_limit)
+
+    async def _load_image(self, cmd: ExtractCommand, principal: Principal) -> tuple[bytes, dict[str, object]]:
+        given = [x for x in (cmd.image_base64, cmd.image_ref, cmd.image_bytes) if x is not None]
+        if len(given) != 1:
+            raise InvalidInputError("give exactly one of image_base64 or image_ref")
+        mime = check_mime_type(cmd.mime_type)
+        if cmd.image_base64 is not None:
+            data = decode_base64_image(cmd.image_base64, self._config.max_image_bytes)
+            return data, {"task_id": cmd.task_id, "mime_type": mime, "image_base64_len": len(cmd.image_base64)}
+        if cmd.image_ref is not None:
+            data = await self._read_input(cmd.image_ref, principal)
+            return data, {"task_id": cmd.task_id, "mime_type": mime, "image_ref": cmd.image_ref}
+        data = cmd.image_bytes or b""
+        if len(data) > self._config.max_image_bytes:
+            raise PayloadTooLargeError("the image is larger than MAX_IMAGE_BYTES",
+                                       details={"max_bytes": self._config.max_image_bytes})
+        info: dict[str, object] = {"task_id": cmd.task_id, "mime_type": mime}
+        if cmd.input_ref:
+            info["input_ref"] = cmd.input_ref
+        return data, info
+
+    async def _read_input(self, ref: str, principal: Principal) -> bytes:
+        check_rel(ref)
+        if not ref.startswith(f"inputs/{principal.key_id}/"):
+            # Another owner's input is indistinguishable from a missing one.
+            raise NotFoundError("image_ref not found")
+        data = await self._blobs.get(ref)
+        if len(data) > self._config.max_image_bytes:
+            raise PayloadTooLargeError("the image is larger than MAX_IMAGE_BYTES",
+                                       details={"max_bytes": self._config.max_image_bytes})
+        return data
+
+
+def _interpret(
+    task: Task, text: str | None, failure: InferenceFailure | None
+) -> tuple[dict[str, Any] | None, list[dict[str, str]] | None, list[dict[str, Any]], ExtractFailure | None]:
+    if failure is not None:
+        return None, None, [], ExtractFailure(
+            code=failure.code, message=failure.message, retryable=failure.retryable,
+            details={"http_status": failure.http_status} if failure.http_status else {},
+        )
+    try:
+        candidate = extract_json_object(text or "")
+    except InvalidModelOutputError as exc:
+        return None, None, [], ExtractFailure(code="invalid_model_output", message=exc.message, retryable=False)
+    issues = validate_output(task.json_schema, candidate)
+    if issues:
+        errors = [{"path": i.path, "message": i.message} for i in issues]
+        return None, errors, [], ExtractFailure(
+            code="schema_validation_failed", message=f"model output failed the schema ({len(errors)} errors)",
+            retryable=False, details={"error_count": len(errors)},
+        )
+    checks = [msgspec.structs.asdict(c) for c in run_checks(task.checks, candidate)]
+    return candidate, None, checks, None

@@ -1,0 +1,167 @@
+"""Composition root: the only module that imports adapters (HOUSE_STYLE "Composition root").
+
+One Selector per swappable port; only the selected branch is ever opened. Resources
+(SQL engines, the S3 client, the vLLM HTTP client) open when first resolved, never at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from adapters.blobs.local import LocalBlobStore
+from adapters.blobs.s3 import S3BlobStore
+from adapters.blobs.s3_client import open_s3_client
+from adapters.images.pillow import PillowImageProbe
+from adapters.inference.mock import MockInferenceClient
+from adapters.inference.vllm import VllmInferenceClient, build_http_client
+from adapters.store.api_keys import SqlApiKeyStore
+from adapters.store.artifact_index import SqlArtifactIndex
+from adapters.store.engine import create_engine_for
+from adapters.store.migrate import upgrade
+from application.artifacts import ArtifactReader
+from application.authenticate import Authenticator
+from application.extract import ExtractConfig, Extractor
+from application.inference_limit import ConcurrencyLimitedInference
+from domain.receipts.tasks import load_task_registry
+from entrypoints.pepper import resolve_pepper
+from entrypoints.settings import Settings
+from entrypoints.services import Services, resolve
+
+
+async def sql_engine(url: str) -> AsyncIterator[object]:
+    engine = create_engine_for(url)
+    if url.startswith("sqlite"):
+        await upgrade(engine)  # embedded default: the schema follows the code
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def s3_client(settings: Settings) -> AsyncIterator[object]:
+    async with open_s3_client(
+        endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+        force_path_style=settings.s3_force_path_style, access_key_id=settings.aws_access_key_id,
+        secret_access_key=settings.aws_secret_access_key,
+    ) as client:
+        yield client
+
+
+async def vllm_http(settings: Settings) -> AsyncIterator[object]:
+    client = build_http_client(
+        connect_timeout=settings.vllm_connect_timeout_s, read_timeout=settings.vllm_read_timeout_s,
+        write_timeout=settings.vllm_write_timeout_s, pool_timeout=settings.vllm_pool_timeout_s,
+        max_connections=settings.vllm_http_max_connections, max_keepalive=settings.vllm_http_max_keepalive,
+        keepalive_expiry=settings.vllm_http_keepalive_expiry_s,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _db_layout(settings: Settings) -> str:
+    return "shared" if settings.database_url else "separate"
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    jobs_engine = providers.Resource(sql_engine, url=settings.provided.jobs_db_url)
+    auth_engine = providers.Selector(
+        providers.Callable(_db_layout, settings),
+        shared=jobs_engine,
+        separate=providers.Resource(sql_engine, url=settings.provided.auth_db_url),
+    )
+    api_key_store = providers.Singleton(SqlApiKeyStore, engine=auth_engine)
+    artifact_index = providers.Singleton(SqlArtifactIndex, engine=jobs_engine)
+
+    blob_store = providers.Selector(
+        providers.Callable(lambda s: s.storage_backend, settings),
+        local=providers.Singleton(
+            LocalBlobStore, root=providers.Callable(Path, settings.provided.artifacts_dir),
+            allow_overwrite=settings.provided.s3_allow_overwrite,
+        ),
+        s3=providers.Singleton(
+            S3BlobStore, client=providers.Resource(s3_client, settings), bucket=settings.provided.s3_bucket,
+            prefix=settings.provided.s3_prefix, allow_overwrite=settings.provided.s3_allow_overwrite,
+        ),
+    )
+
+    model_client = providers.Selector(
+        providers.Callable(lambda s: s.inference_backend, settings),
+        mock=providers.Singleton(MockInferenceClient, max_attempts=settings.provided.vllm_retry_max_attempts),
+        vllm=providers.Singleton(
+            VllmInferenceClient, http=providers.Resource(vllm_http, settings),
+            base_url=settings.provided.vllm_base_url, api_key=settings.provided.vllm_api_key,
+            model=settings.provided.vllm_model, retry_max_attempts=settings.provided.vllm_retry_max_attempts,
+            max_model_len=settings.provided.vllm_max_model_len,
+            max_tokens_limit=settings.provided.vllm_max_tokens_limit,
+            response_format_style=settings.provided.vllm_response_format,
+        ),
+    )
+    inference = providers.Singleton(
+        ConcurrencyLimitedInference, inner=model_client, limit=settings.provided.inference_max_concurrency
+    )
+
+    tasks = providers.Singleton(
+        load_task_registry,
+        extra_dir=providers.Callable(lambda s: Path(s.tasks_dir) if s.tasks_dir else None, settings),
+    )
+    image_probe = providers.Singleton(PillowImageProbe)
+    pepper = providers.Singleton(resolve_pepper, settings.provided.api_key_pepper, settings.provided.pepper_file)
+    authenticator = providers.Singleton(
+        Authenticator, store=api_key_store, pepper=pepper, enabled=settings.provided.auth_enabled
+    )
+    extract_config = providers.Singleton(
+        ExtractConfig, max_image_bytes=settings.provided.max_image_bytes,
+        temperature=settings.provided.vllm_temperature, max_tokens=settings.provided.vllm_max_tokens,
+        max_tokens_limit=settings.provided.vllm_max_tokens_limit, debug_mode=settings.provided.debug_mode,
+    )
+    extractor = providers.Singleton(
+        Extractor, tasks=tasks, inference=inference, blobs=blob_store, index=artifact_index,
+        images=image_probe, config=extract_config,
+    )
+    artifacts = providers.Singleton(ArtifactReader, blobs=blob_store, index=artifact_index)
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    return container
+
+
+async def open_services(container: Container) -> Services:
+    """Resolve only the selected ports (init_resources() would open every Selector branch)."""
+    settings: Settings = container.settings()
+    api_keys = await resolve(container.api_key_store())
+    index = await resolve(container.artifact_index())
+    blobs = await resolve(container.blob_store())
+    inference = await resolve(container.inference())
+    probes = {"database": _all(api_keys.ping, index.ping), "storage": blobs.ping}
+    if settings.inference_backend == "vllm":
+        probes["inference"] = inference.ping
+    return Services(
+        settings=settings,
+        authenticator=await resolve(container.authenticator()),
+        api_keys=api_keys,
+        extractor=await resolve(container.extractor()),
+        artifacts=await resolve(container.artifacts()),
+        tasks=await resolve(container.tasks()),
+        inference=inference,
+        readiness_probes=probes,
+    )
+
+
+async def close_services(container: Container) -> None:
+    await resolve(container.shutdown_resources())
+
+
+def _all(*probes):  # noqa: ANN001, ANN202
+    async def run() -> None:
+        for probe in probes:
+            await probe()
+
+    return run

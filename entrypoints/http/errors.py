@@ -1,0 +1,84 @@
+"""The one table from error kind to HTTP status, and the SPEC §4 error envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from application.request_context import current_request_id
+from domain.errors import DomainError, ErrorKind
+
+logger = logging.getLogger("ocr.http")
+
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNSUPPORTED_MEDIA: 415,
+    ErrorKind.VALIDATION: 422,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.UPSTREAM: 502,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.TIMEOUT: 504,
+}
+
+_CODE_BY_STATUS = {
+    400: "bad_request", 401: "auth_invalid", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    429: "rate_limited", 500: "internal_error", 502: "upstream_error", 503: "upstream_unavailable",
+    504: "upstream_timeout",
+}
+
+
+def envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    body_details = dict(details or {})
+    if status >= 500 and status != 500:
+        body_details.setdefault("retryable", True)
+    body = {"error": {"code": code, "message": message, "request_id": current_request_id.get(),
+                      "details": body_details}}
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def domain_error_handler(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
+    status = STATUS_BY_KIND[exc.kind]
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return envelope(status, exc.code, exc.message, exc.details, headers)
+
+
+def validation_handler(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            key = item.get("key")
+            path = "$" if key in (None, "data") else f"$.{key}"
+            errors.append({"path": path, "message": str(item.get("message", "invalid value"))})
+    return envelope(422, "validation_error", "the request body failed validation", {"errors": errors})
+
+
+def http_error_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code = _CODE_BY_STATUS.get(status, "bad_request" if status < 500 else "internal_error")
+    message = {404: "no such route", 405: "method not allowed for this route",
+               413: "the request body is too large"}.get(status, str(exc.detail) if status < 500 else "internal error")
+    headers = dict(exc.headers or {}) or None
+    return envelope(status, code, message, None, headers)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    logger.error("unhandled error", exc_info=exc, extra={"event": "internal_error", "path": request.url.path})
+    return envelope(500, "internal_error", "internal error", None)
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,148 @@
+"""Wire schemas: the HTTP contract of SPEC §4–§8 (``In`` = request, ``Out`` = response)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+IdStr = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+
+
+class ErrorBodyOut(msgspec.Struct):
+    code: str
+    message: str
+    request_id: str | None
+    details: dict[str, Any]
+
+
+class ErrorOut(msgspec.Struct):
+    error: ErrorBodyOut
+
+
+class DebugIn(msgspec.Struct, forbid_unknown_fields=True):
+    prompt_override: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)] | None = None
+    schema_override: dict[str, Any] | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=131_072)] | None = None
+
+
+class ExtractIn(msgspec.Struct):
+    task_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    request_id: IdStr | None = None
+    image_base64: str | None = None
+    image_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=512)] | None = None
+    mime_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "image/jpeg"
+    debug: DebugIn | None = None
+
+
+class ExtractErrorOut(msgspec.Struct):
+    code: str
+    message: str
+    retryable: bool
+    details: dict[str, Any]
+
+
+class AttemptOut(msgspec.Struct):
+    attempt: int
+    code: str
+    http_status: int | None
+    message: str
+
+
+class SchemaErrorOut(msgspec.Struct):
+    path: str
+    message: str
+
+
+class CheckOut(msgspec.Struct):
+    rule: str
+    ok: bool
+    detail: str | None
+
+
+class TimingsOut(msgspec.Struct):
+    inference: int
+    parse_validate: int
+    total: int
+
+
+class ExtractMetaOut(msgspec.Struct):
+    attempts: int
+    resize_scale: float | None
+    max_tokens_effective: int
+
+
+class ExtractOut(msgspec.Struct):
+    request_id: str
+    created_at: str
+    task_id: str
+    artifact_rel: str
+    model_id: str
+    prompt_sha256: str
+    schema_sha256: str
+    timings_ms: TimingsOut
+    parsed: dict[str, Any] | None
+    schema_valid: bool
+    schema_errors: list[SchemaErrorOut] | None
+    checks: list[CheckOut]
+    error: ExtractErrorOut | None
+    error_history: list[AttemptOut] | None
+    meta: ExtractMetaOut
+    raw: str | None
+
+
+class HealthOut(msgspec.Struct):
+    ok: bool
+    version: str
+    auth_enabled: bool
+    debug_mode: bool
+    inference_backend: str
+    model: str
+    jobs_backend: str
+    storage: str
+
+
+class ComponentOut(msgspec.Struct):
+    ok: bool
+    duration_ms: int
+    error: str | None = None
+    message: str | None = None
+
+
+class ReadyOut(msgspec.Struct):
+    ok: bool
+    components: dict[str, ComponentOut]
+
+
+class MeOut(msgspec.Struct):
+    key_id: str
+    role: str
+    scopes: list[str]
+    auth_enabled: bool
+
+
+class TaskOut(msgspec.Struct):
+    task_id: str
+    description: str
+
+
+class TasksOut(msgspec.Struct):
+    items: list[TaskOut]
+
+
+class ArtifactSummaryOut(msgspec.Struct):
+    request_id: str
+    artifact_rel: str
+    size: int
+    created_at: str
+
+
+class ArtifactListOut(msgspec.Struct):
+    date: str
+    items: list[ArtifactSummaryOut]
+
+
+class RawOut(msgspec.Struct):
+    request_id: str
+    raw: str | None

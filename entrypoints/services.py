@@ -1,0 +1,42 @@
+"""The resolved, selected services one process runs with (built from the container)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from application.artifacts import ArtifactReader
+from application.authenticate import Authenticator
+from application.extract import Extractor
+from application.inference_limit import ConcurrencyLimitedInference
+from application.ports.api_keys import ApiKeyStore
+from domain.receipts.tasks import TaskRegistry
+from entrypoints.settings import Settings
+
+
+def package_version() -> str:
+    try:
+        return version("ocr-orchestrator")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0+src"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    authenticator: Authenticator
+    api_keys: ApiKeyStore
+    extractor: Extractor
+    artifacts: ArtifactReader
+    tasks: TaskRegistry
+    inference: ConcurrencyLimitedInference
+    readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    version: str = field(default_factory=package_version)
+
+
+async def resolve(value: Any) -> Any:
+    """Providers that depend on async resources return awaitables; the rest return values."""
+    return await value if inspect.isawaitable(value) else value
