@@ -165,3 +165,17 @@ def _all(*probes):  # noqa: ANN001, ANN202
             await probe()
 
     return run
+
+
+async def upgrade_databases(settings: Settings) -> list[str]:
+    """Apply migrations to every configured database; returns the (password-masked) URLs."""
+    urls = dict.fromkeys([settings.jobs_db_url, settings.auth_db_url])
+    done = []
+    for url in urls:
+        engine = create_engine_for(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+        done.append(engine.url.render_as_string(hide_password=True))
+    return done

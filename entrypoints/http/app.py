@@ -46,7 +46,7 @@ def create_app(container: Container) -> Litestar:
         finally:
             await close_services(container)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTES,
         dependencies={
             "principal": Provide(provide_principal),
@@ -54,7 +54,6 @@ def create_app(container: Container) -> Litestar:
             "artifacts": Provide(provide_artifacts),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestContextMiddleware],
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_bytes,
         openapi_config=OpenAPIConfig(
@@ -63,6 +62,10 @@ def create_app(container: Container) -> Litestar:
         ),
         logging_config=None,
     )
+    # Route-level middleware never sees unknown routes (404) or wrong methods (405);
+    # wrapping the outermost handler gives every response its request id and logs.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app
 
 
 def build_app() -> Litestar:
