@@ -1,0 +1,110 @@
+"""``ArtifactIndex`` on SQL: lookups and newest-first keyset paging over ``artifact_index``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, literal, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.store.cursor import decode_cursor, encode_cursor
+from adapters.store.engine import immediate
+from adapters.store.errors import unavailable_on_driver_error
+from adapters.store.tables import artifact_index as t
+from adapters.store.timestamps import UtcDateTime, as_utc
+from application.ports.artifact_index import IndexEntry, IndexPage
+from domain.errors import ArtifactExistsError, InvalidInputError, NotFoundError
+
+
+class SqlArtifactIndex:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = immediate(engine)
+
+    async def add(self, entry: IndexEntry) -> None:
+        values = {
+            "kind": entry.kind,
+            "artifact_id": entry.artifact_id,
+            "owner_key_id": entry.owner_key_id,
+            "day": entry.day,
+            "rel_ref": entry.rel_ref,
+            "created_at": as_utc(entry.created_at),
+            "summary_json": entry.summary,
+        }
+        try:
+            async with unavailable_on_driver_error("index artifact"), self._writer.begin() as conn:
+                await conn.execute(insert(t).values(values))
+        except IntegrityError:
+            raise ArtifactExistsError(
+                f"{entry.kind} {entry.artifact_id!r} already exists",
+                details={"kind": entry.kind, "artifact_id": entry.artifact_id},
+            ) from None
+
+    async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
+        query = select(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id)
+        async with unavailable_on_driver_error("artifact lookup"), self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _entry(row._mapping)
+
+    async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
+        statement = (
+            update(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id).values(summary_json=summary)
+        )
+        async with unavailable_on_driver_error("update artifact summary"), self._writer.begin() as conn:
+            matched = (await conn.execute(statement)).rowcount
+        if matched == 0:
+            raise NotFoundError(
+                f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id}
+            )
+
+    async def page(
+        self,
+        kind: str,
+        *,
+        owner_key_id: str | None,
+        limit: int,
+        cursor: str | None = None,
+        day: str | None = None,
+    ) -> IndexPage:
+        if limit < 1:
+            raise InvalidInputError("limit must be at least 1", details={"field": "limit"})
+        query = select(t).where(t.c.kind == kind)
+        if owner_key_id is not None:
+            query = query.where(t.c.owner_key_id == owner_key_id)
+        if day is not None:
+            query = query.where(t.c.day == day)
+        if cursor is not None:
+            after_at, after_id = decode_cursor(cursor)
+            after = literal(after_at, type_=UtcDateTime())
+            query = query.where(
+                or_(t.c.created_at < after, and_(t.c.created_at == after, t.c.artifact_id < after_id))
+            )
+        # One row more than asked tells whether another page exists.
+        query = query.order_by(t.c.created_at.desc(), t.c.artifact_id.desc()).limit(limit + 1)
+        async with unavailable_on_driver_error("artifact paging"), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        items = [_entry(row._mapping) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last.created_at, last.artifact_id)
+        return IndexPage(items=items, next_cursor=next_cursor)
+
+    async def ping(self) -> None:
+        async with unavailable_on_driver_error("artifact index"), self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+
+def _entry(row: Any) -> IndexEntry:
+    created_at: datetime = row["created_at"]
+    return IndexEntry(
+        kind=row["kind"],
+        artifact_id=row["artifact_id"],
+        owner_key_id=row["owner_key_id"],
+        day=row["day"],
+        rel_ref=row["rel_ref"],
+        created_at=created_at,
+        summary=row["summary_json"],
+    )
