@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from application.api_keys import create_api_key, list_api_keys, revoke_api_key
 from domain.ids import format_ts
@@ -14,7 +15,7 @@ from entrypoints.settings import Settings
 
 
 async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
-    configure_logging("WARNING", settings.log_format)
+    configure_logging("WARNING", settings.log_format, stream=sys.stderr)  # stdout carries the result
     container = build_container(settings)
     try:
         store = await resolve(container.api_key_store())
@@ -40,7 +41,7 @@ async def keys_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def db_upgrade(settings: Settings) -> int:
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
     for url in await upgrade_databases(settings):
         print(f"upgraded {url}")
     return 0

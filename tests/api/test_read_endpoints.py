@@ -1,0 +1,85 @@
+"""Health, readiness, tasks, run items and the debug artifact surface (SPEC §8, §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Api, assert_envelope
+from tests.support.images import image_b64
+
+
+def make_extract(api: Api, role: str, request_id: str) -> dict[str, Any]:
+    r = api.client.post("/v1/extract", headers=api.auth(role), json={
+        "task_id": "receipt_fields_v1", "image_base64": image_b64(), "mime_type": "image/png",
+        "request_id": request_id})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_health(api: Api) -> None:
+    for path in ("/health", "/v1/health"):
+        body = api.client.get(path).json()
+        assert body == {"ok": True, "version": body["version"], "auth_enabled": True, "debug_mode": False,
+                        "inference_backend": "mock", "model": "mock", "jobs_backend": "local", "storage": "local"}
+
+
+def test_ready_reports_each_component(api: Api) -> None:
+    r = api.client.get("/v1/ready")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is True and set(body["components"]) == {"database", "storage"}
+
+
+def test_ready_is_503_when_the_database_is_down(api: Api) -> None:
+    api.index.available = False
+    r = api.client.get("/v1/ready")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["ok"] is False and body["components"]["database"]["ok"] is False
+    assert body["components"]["storage"]["ok"] is True
+
+
+def test_tasks(api: Api) -> None:
+    items = api.client.get("/v1/tasks", headers=api.auth("client")).json()["items"]
+    assert [t["task_id"] for t in items] == ["invoice_v1", "items_light_v1", "receipt_fields_v1", "receipt_v1"]
+    assert all(t["description"] for t in items)
+
+
+def test_run_item_is_owner_scoped(api: Api) -> None:
+    make_extract(api, "client", "mine-1")
+    assert api.client.get("/v1/runs/item/mine-1", headers=api.auth("client")).json()["request_id"] == "mine-1"
+    assert_envelope(api.client.get("/v1/runs/item/mine-1", headers=api.auth("other")), 404, "not_found")
+    assert api.client.get("/v1/runs/item/mine-1", headers=api.auth("admin")).status_code == 200
+
+
+def test_run_item_nulls_raw_unless_read_raw(api: Api) -> None:
+    make_extract(api, "client", "raw-1")
+    assert api.client.get("/v1/runs/item/raw-1", headers=api.auth("client")).json()["raw"] is None
+    assert api.client.get("/v1/runs/item/raw-1", headers=api.auth("admin")).json()["raw"]
+
+
+def test_run_item_bad_id_is_400_and_unknown_is_404(api: Api) -> None:
+    assert_envelope(api.client.get("/v1/runs/item/bad..id", headers=api.auth()), 400, "bad_request")
+    assert_envelope(api.client.get("/v1/runs/item/nope", headers=api.auth()), 404, "not_found")
+
+
+def test_debug_surface_is_404_when_debug_is_off(api: Api) -> None:
+    make_extract(api, "admin", "dbg-off")
+    for path in ("/v1/debug/artifacts", "/v1/debug/artifacts/dbg-off", "/v1/debug/artifacts/dbg-off/raw"):
+        assert_envelope(api.client.get(path, headers=api.auth("admin")), 404, "not_found")
+
+
+def test_debug_surface_with_debug_on(make_api: Any) -> None:
+    api = make_api(debug_mode=True)
+    body = make_extract(api, "client", "dbg-1")
+    day = body["created_at"][:10]
+    listing = api.client.get(f"/v1/debug/artifacts?date={day}", headers=api.auth("admin")).json()
+    assert listing["date"] == day
+    assert [i["request_id"] for i in listing["items"]] == ["dbg-1"]
+    assert listing["items"][0]["artifact_rel"] == body["artifact_rel"] and listing["items"][0]["size"] > 0
+    full = api.client.get("/v1/debug/artifacts/dbg-1", headers=api.auth("admin")).json()
+    assert full["raw"] and full["request_id"] == "dbg-1"
+    raw = api.client.get("/v1/debug/artifacts/dbg-1/raw", headers=api.auth("admin")).json()
+    assert raw == {"request_id": "dbg-1", "raw": full["raw"]}
+    assert_envelope(api.client.get("/v1/debug/artifacts?date=2026-13-45", headers=api.auth("admin")), 400, "bad_request")
+    assert_envelope(api.client.get("/v1/debug/artifacts/dbg-1", headers=api.auth("debugger")), 403, "forbidden")
