@@ -23,7 +23,13 @@ class SqlApiKeyStore:
         self._writer = immediate(engine)
 
     async def create(
-        self, *, key_id: str, key_hash: str, role: str, scopes: tuple[str, ...], created_at: datetime
+        self,
+        *,
+        key_id: str,
+        key_hash: str,
+        role: str,
+        scopes: tuple[str, ...],
+        created_at: datetime,
     ) -> ApiKeyRecord:
         values = {
             "key_id": key_id,
@@ -35,7 +41,9 @@ class SqlApiKeyStore:
         }
         try:
             async with unavailable_on_driver_error("create API key"), self._writer.begin() as conn:
-                row = (await conn.execute(insert(api_keys).values(values).returning(*api_keys.c))).one()
+                row = (
+                    await conn.execute(insert(api_keys).values(values).returning(*api_keys.c))
+                ).one()
         except IntegrityError as error:
             raise _conflict(error, key_id) from None
         return _record(row._mapping)
@@ -53,7 +61,9 @@ class SqlApiKeyStore:
             .where(api_keys.c.key_id == key_id)
             .values(
                 is_active=False,
-                revoked_at=case((api_keys.c.revoked_at.is_(None), _ts(at)), else_=api_keys.c.revoked_at),
+                revoked_at=case(
+                    (api_keys.c.revoked_at.is_(None), _ts(at)), else_=api_keys.c.revoked_at
+                ),
             )
             .returning(*api_keys.c)
         )
@@ -99,8 +109,12 @@ def _ts(value: datetime) -> Any:
 
 def _conflict(error: IntegrityError, key_id: str) -> ConflictError:
     if "key_hash" in str(error.orig):
-        return ConflictError("an API key with the same hash already exists", details={"field": "key_hash"})
-    return ConflictError(f"API key {key_id!r} already exists", details={"field": "key_id", "key_id": key_id})
+        return ConflictError(
+            "an API key with the same hash already exists", details={"field": "key_hash"}
+        )
+    return ConflictError(
+        f"API key {key_id!r} already exists", details={"field": "key_id", "key_id": key_id}
+    )
 
 
 def _record(row: Any) -> ApiKeyRecord:

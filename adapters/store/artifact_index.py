@@ -50,13 +50,19 @@ class SqlArtifactIndex:
 
     async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
         statement = (
-            update(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id).values(summary_json=summary)
+            update(t)
+            .where(t.c.kind == kind, t.c.artifact_id == artifact_id)
+            .values(summary_json=summary)
         )
-        async with unavailable_on_driver_error("update artifact summary"), self._writer.begin() as conn:
+        async with (
+            unavailable_on_driver_error("update artifact summary"),
+            self._writer.begin() as conn,
+        ):
             matched = (await conn.execute(statement)).rowcount
         if matched == 0:
             raise NotFoundError(
-                f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id}
+                f"{kind} {artifact_id!r} not found",
+                details={"kind": kind, "artifact_id": artifact_id},
             )
 
     async def page(
@@ -79,7 +85,10 @@ class SqlArtifactIndex:
             after_at, after_id = decode_cursor(cursor)
             after = literal(after_at, type_=UtcDateTime())
             query = query.where(
-                or_(t.c.created_at < after, and_(t.c.created_at == after, t.c.artifact_id < after_id))
+                or_(
+                    t.c.created_at < after,
+                    and_(t.c.created_at == after, t.c.artifact_id < after_id),
+                )
             )
         # One row more than asked tells whether another page exists.
         query = query.order_by(t.c.created_at.desc(), t.c.artifact_id.desc()).limit(limit + 1)

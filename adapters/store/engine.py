@@ -18,7 +18,12 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
-_BEGIN_MODES = {"": "BEGIN", "DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
+_BEGIN_MODES = {
+    "": "BEGIN",
+    "DEFERRED": "BEGIN DEFERRED",
+    "IMMEDIATE": "BEGIN IMMEDIATE",
+    "EXCLUSIVE": "BEGIN EXCLUSIVE",
+}
 
 
 def sqlite_url_for(path: str) -> str:
@@ -51,7 +56,9 @@ def create_engine_for(
             pool_timeout=connect_timeout_s,
             connect_args={"timeout": connect_timeout_s},
         )
-    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}; use sqlite+aiosqlite or postgresql+asyncpg"
+    )
 
 
 def immediate(engine: AsyncEngine) -> AsyncEngine:

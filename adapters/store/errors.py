@@ -24,13 +24,28 @@ _UNAVAILABLE = (
 )
 
 
+# SQLSTATE classes that mean "cannot use the database now", not "bad statement":
+# 08 connection exception, 28 invalid authorization, 3D unknown database,
+# 53 insufficient resources, 57 operator intervention (shutdown, cannot connect now).
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "28", "3D", "53", "57"})
+
+
+def _unavailable_sqlstate(error: exc.DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
 @asynccontextmanager
 async def unavailable_on_driver_error(what: str) -> AsyncIterator[None]:
     try:
         yield
     except _UNAVAILABLE as error:
-        raise StorageUnavailableError(f"{what}: the database is unavailable", retryable=True) from error
+        raise StorageUnavailableError(
+            f"{what}: the database is unavailable", retryable=True
+        ) from error
     except exc.DBAPIError as error:
-        if error.connection_invalidated:
-            raise StorageUnavailableError(f"{what}: the database connection was lost", retryable=True) from error
+        if error.connection_invalidated or _unavailable_sqlstate(error):
+            raise StorageUnavailableError(
+                f"{what}: the database is unavailable", retryable=True
+            ) from error
         raise

@@ -44,13 +44,17 @@ async def upgrade(engine: AsyncEngine) -> None:
     """Bring the database to the newest revision (no-op when it is already there)."""
     async with unavailable_on_driver_error("migrate"), immediate(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
         await conn.run_sync(_upgrade_head)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with unavailable_on_driver_error("migration status"), engine.connect() as conn:
-        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
 
 
 def _upgrade_head(connection: Connection) -> None:

@@ -47,7 +47,9 @@ class ApiKeyStoreContract:
         assert record.last_used_at is None and record.revoked_at is None
 
     async def test_find_by_hash_round_trips_every_field(self, adapter: ApiKeyStore) -> None:
-        created = await make_key(adapter, "alice", role="debugger", scopes=("extract:run", "debug:run"))
+        created = await make_key(
+            adapter, "alice", role="debugger", scopes=("extract:run", "debug:run")
+        )
         found = await adapter.find_by_hash(created.key_hash)
         assert found == created
         assert found is not None and isinstance(found.scopes, tuple)
@@ -62,7 +64,9 @@ class ApiKeyStoreContract:
         await make_key(adapter, "alice")
         assert await adapter.find_by_hash("f" * 64) is None
 
-    async def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(self, adapter: ApiKeyStore) -> None:
+    async def test_timestamps_in_other_zones_come_back_as_the_same_instant_in_utc(
+        self, adapter: ApiKeyStore
+    ) -> None:
         plus_two = T0.astimezone(timezone(timedelta(hours=2)))
         created = await make_key(adapter, "alice", created_at=plus_two)
         found = await adapter.find_by_hash(created.key_hash)
@@ -88,9 +92,12 @@ class ApiKeyStoreContract:
         assert caught.value.code == "conflict"
         assert [r.key_id for r in await adapter.list()] == ["alice"]
 
-    async def test_concurrent_creates_of_one_key_id_have_exactly_one_winner(self, adapter: ApiKeyStore) -> None:
+    async def test_concurrent_creates_of_one_key_id_have_exactly_one_winner(
+        self, adapter: ApiKeyStore
+    ) -> None:
         results = await asyncio.gather(
-            *(make_key(adapter, "racer", key_hash=f"{i:064x}") for i in range(8)), return_exceptions=True
+            *(make_key(adapter, "racer", key_hash=f"{i:064x}") for i in range(8)),
+            return_exceptions=True,
         )
         winners = [r for r in results if isinstance(r, ApiKeyRecord)]
         assert len(winners) == 1
@@ -151,7 +158,9 @@ class ApiKeyStoreContract:
     async def test_ping_succeeds(self, adapter: ApiKeyStore) -> None:
         await adapter.ping()
 
-    async def test_unreachable_database_is_storage_unavailable(self, unreachable: ApiKeyStore) -> None:
+    async def test_unreachable_database_is_storage_unavailable(
+        self, unreachable: ApiKeyStore
+    ) -> None:
         with pytest.raises(StorageUnavailableError) as caught:
             await unreachable.ping()
         assert caught.value.code == "storage_unavailable"

@@ -99,13 +99,17 @@ async def test_concurrent_upgrades_from_separate_engines(tmp_path: Path) -> None
             await e.dispose()
 
 
-async def test_transactions_are_real_and_immediate_takes_the_write_lock(engine: AsyncEngine) -> None:
+async def test_transactions_are_real_and_immediate_takes_the_write_lock(
+    engine: AsyncEngine,
+) -> None:
     # DDL and a read inside BEGIN roll back together (the driver is not auto-committing).
     async with engine.connect() as conn:
         await conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
         await conn.rollback()
     async with engine.connect() as conn:
-        tables = (await conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'scratch'"))).all()
+        tables = (
+            await conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'scratch'"))
+        ).all()
         assert tables == []
     # While one BEGIN IMMEDIATE holds the lock, another cannot start a write transaction.
     short = create_engine_for(str(engine.url), busy_timeout_ms=50)

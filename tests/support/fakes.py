@@ -44,13 +44,23 @@ class InMemoryApiKeyStore(_Switchable):
         self._next_id = 1
 
     async def create(
-        self, *, key_id: str, key_hash: str, role: str, scopes: tuple[str, ...], created_at: datetime
+        self,
+        *,
+        key_id: str,
+        key_hash: str,
+        role: str,
+        scopes: tuple[str, ...],
+        created_at: datetime,
     ) -> ApiKeyRecord:
         self._check()
         if key_id in self._by_key_id:
-            raise ConflictError(f"API key {key_id!r} already exists", details={"field": "key_id", "key_id": key_id})
+            raise ConflictError(
+                f"API key {key_id!r} already exists", details={"field": "key_id", "key_id": key_id}
+            )
         if any(r.key_hash == key_hash for r in self._by_key_id.values()):
-            raise ConflictError("an API key with the same hash already exists", details={"field": "key_hash"})
+            raise ConflictError(
+                "an API key with the same hash already exists", details={"field": "key_hash"}
+            )
         record = ApiKeyRecord(
             api_key_id=self._next_id,
             key_id=key_id,
@@ -70,7 +80,9 @@ class InMemoryApiKeyStore(_Switchable):
 
     async def revoke(self, key_id: str, *, at: datetime) -> ApiKeyRecord:
         record = self._get(key_id)
-        revoked = msgspec.structs.replace(record, is_active=False, revoked_at=record.revoked_at or _utc(at))
+        revoked = msgspec.structs.replace(
+            record, is_active=False, revoked_at=record.revoked_at or _utc(at)
+        )
         self._by_key_id[key_id] = revoked
         return revoked
 
@@ -92,7 +104,9 @@ class InMemoryApiKeyStore(_Switchable):
         try:
             return self._by_key_id[key_id]
         except KeyError:
-            raise NotFoundError(f"API key {key_id!r} not found", details={"key_id": key_id}) from None
+            raise NotFoundError(
+                f"API key {key_id!r} not found", details={"key_id": key_id}
+            ) from None
 
 
 class InMemoryArtifactIndex(_Switchable):
@@ -108,7 +122,9 @@ class InMemoryArtifactIndex(_Switchable):
                 details={"kind": entry.kind, "artifact_id": entry.artifact_id},
             )
         summary = None if entry.summary is None else _copy(entry.summary)
-        self._entries[key] = msgspec.structs.replace(entry, created_at=_utc(entry.created_at), summary=summary)
+        self._entries[key] = msgspec.structs.replace(
+            entry, created_at=_utc(entry.created_at), summary=summary
+        )
 
     async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
         self._check()
@@ -119,7 +135,10 @@ class InMemoryArtifactIndex(_Switchable):
         self._check()
         entry = self._entries.get((kind, artifact_id))
         if entry is None:
-            raise NotFoundError(f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id})
+            raise NotFoundError(
+                f"{kind} {artifact_id!r} not found",
+                details={"kind": kind, "artifact_id": artifact_id},
+            )
         self._entries[(kind, artifact_id)] = msgspec.structs.replace(entry, summary=_copy(summary))
 
     async def page(
@@ -162,7 +181,11 @@ def _copy(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _detached(entry: IndexEntry) -> IndexEntry:
-    return entry if entry.summary is None else msgspec.structs.replace(entry, summary=_copy(entry.summary))
+    return (
+        entry
+        if entry.summary is None
+        else msgspec.structs.replace(entry, summary=_copy(entry.summary))
+    )
 
 
 def _encode_cursor(entry: IndexEntry) -> str:
@@ -172,7 +195,9 @@ def _encode_cursor(entry: IndexEntry) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        created, artifact_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        created, artifact_id = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
         created_at = datetime.fromisoformat(created)
         if not isinstance(artifact_id, str) or created_at.tzinfo is None:
             raise ValueError(cursor)

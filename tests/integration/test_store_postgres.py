@@ -1,0 +1,158 @@
+"""The SQL stores on PostgreSQL (asyncpg): contracts, migrations, error translation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.store.api_keys import SqlApiKeyStore
+from adapters.store.artifact_index import SqlArtifactIndex
+from adapters.store.engine import create_engine_for
+from adapters.store.migrate import current_revision, head_revision, upgrade
+from adapters.store.tables import metadata
+from domain.errors import StorageUnavailableError
+from tests.contracts.api_key_store_contract import ApiKeyStoreContract
+from tests.contracts.artifact_index_contract import ArtifactIndexContract
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine_for(pg_url)
+    await upgrade(engine)  # a no-op after the first test of the session
+    async with engine.begin() as conn:
+        await conn.execute(text("TRUNCATE api_keys, artifact_index RESTART IDENTITY"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def unreachable_engine() -> AsyncIterator[AsyncEngine]:
+    # Nothing listens on a freshly freed port: connections are refused.
+    engine = create_engine_for(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nope", connect_timeout_s=1
+    )
+    yield engine
+    await engine.dispose()
+
+
+class TestPostgresApiKeyStore(ApiKeyStoreContract):
+    @pytest.fixture
+    def adapter(self, engine: AsyncEngine) -> SqlApiKeyStore:
+        return SqlApiKeyStore(engine)
+
+    @pytest.fixture
+    def unreachable(self, unreachable_engine: AsyncEngine) -> SqlApiKeyStore:
+        return SqlApiKeyStore(unreachable_engine)
+
+
+class TestPostgresArtifactIndex(ArtifactIndexContract):
+    @pytest.fixture
+    def adapter(self, engine: AsyncEngine) -> SqlArtifactIndex:
+        return SqlArtifactIndex(engine)
+
+    @pytest.fixture
+    def unreachable(self, unreachable_engine: AsyncEngine) -> SqlArtifactIndex:
+        return SqlArtifactIndex(unreachable_engine)
+
+
+async def _fresh_database(pg_url: str, name: str) -> str:
+    admin = create_engine_for(pg_url)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_database(pg_url: str, name: str) -> None:
+    admin = create_engine_for(pg_url)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def test_upgrade_is_idempotent_and_reaches_head(pg_url: str) -> None:
+    name = pg_url.rsplit("/", 1)[1] + "_mig"
+    url = await _fresh_database(pg_url, name)
+    engine = create_engine_for(url)
+    try:
+        assert await current_revision(engine) is None
+        await upgrade(engine)
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+        await _drop_database(pg_url, name)
+
+
+async def test_concurrent_upgrades_are_serialised(pg_url: str) -> None:
+    name = pg_url.rsplit("/", 1)[1] + "_race"
+    url = await _fresh_database(pg_url, name)
+    engines = [create_engine_for(url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(upgrade(e) for e in engines))
+        assert await current_revision(engines[0]) == head_revision()
+    finally:
+        for e in engines:
+            await e.dispose()
+        await _drop_database(pg_url, name)
+
+
+async def test_migrated_schema_matches_the_table_metadata(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+            )
+        )
+    assert diff == []
+
+
+async def test_pooled_connections_killed_by_the_server_are_replaced(engine: AsyncEngine) -> None:
+    store = SqlApiKeyStore(engine)
+    await store.ping()  # leaves a connection in the pool
+    killer = create_engine_for(engine.url.render_as_string(hide_password=False))
+    try:
+        async with killer.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await killer.dispose()
+    await store.ping()  # pool_pre_ping notices and reconnects
+    assert await store.list() == []
+
+
+async def test_unreachable_server_fails_fast(unreachable_engine: AsyncEngine) -> None:
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError):
+        await SqlApiKeyStore(unreachable_engine).ping()
+    assert time.monotonic() - started < 5
+
+
+async def test_unknown_database_is_storage_unavailable(pg_url: str) -> None:
+    engine = create_engine_for(pg_url.rsplit("/", 1)[0] + "/no_such_db_here", connect_timeout_s=2)
+    try:
+        with pytest.raises(StorageUnavailableError):
+            await SqlArtifactIndex(engine).ping()
+    finally:
+        await engine.dispose()
