@@ -74,6 +74,16 @@ class ApiKeyStoreContract:
         assert_utc(found.created_at)
         assert found.created_at.hour == T0.hour
 
+    async def test_naive_timestamps_are_refused(self, adapter: ApiKeyStore) -> None:
+        naive = T0.replace(tzinfo=None)
+        with pytest.raises(ValueError):
+            await make_key(adapter, "alice", created_at=naive)
+        await make_key(adapter, "bob")
+        with pytest.raises(ValueError):
+            await adapter.touch("bob", at=naive)
+        with pytest.raises(ValueError):
+            await adapter.revoke("bob", at=naive)
+
     async def test_api_key_ids_are_distinct(self, adapter: ApiKeyStore) -> None:
         ids = [(await make_key(adapter, f"k{i}")).api_key_id for i in range(3)]
         assert len(set(ids)) == 3

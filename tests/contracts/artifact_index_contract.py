@@ -90,6 +90,11 @@ class ArtifactIndexContract:
             got is not None and got.created_at == T0 and got.created_at.utcoffset() == timedelta(0)
         )
 
+    async def test_naive_created_at_is_refused(self, adapter: ArtifactIndex) -> None:
+        with pytest.raises(ValueError):
+            await adapter.add(entry("run-1", T0.replace(tzinfo=None)))
+        assert await adapter.get("batch", "run-1") is None
+
     async def test_get_unknown_is_none(self, adapter: ArtifactIndex) -> None:
         await adapter.add(entry("run-1"))
         assert await adapter.get("batch", "run-2") is None

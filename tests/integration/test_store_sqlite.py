@@ -72,6 +72,11 @@ async def test_engine_creates_the_parent_directory_and_uses_wal(tmp_path: Path) 
         await engine.dispose()
 
 
+def test_unsupported_database_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        create_engine_for("mysql+aiomysql://u@localhost/db")
+
+
 def test_sqlite_url_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert sqlite_url_for("./var/db/jobs.db") == f"sqlite+aiosqlite:///{tmp_path}/var/db/jobs.db"
