@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, literal, or_, select, text, update
@@ -107,13 +106,12 @@ class SqlArtifactIndex:
 
 
 def _entry(row: Any) -> IndexEntry:
-    created_at: datetime = row["created_at"]
     return IndexEntry(
         kind=row["kind"],
         artifact_id=row["artifact_id"],
         owner_key_id=row["owner_key_id"],
         day=row["day"],
         rel_ref=row["rel_ref"],
-        created_at=created_at,
+        created_at=row["created_at"],
         summary=row["summary_json"],
     )
