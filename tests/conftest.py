@@ -55,24 +55,32 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """URL of an S3 server: TEST_S3_ENDPOINT, else moto's server on 127.0.0.1, else MinIO."""
+    """URL of an S3 server: TEST_S3_ENDPOINT, else MinIO through testcontainers when a Docker
+    engine answers, else moto's server on 127.0.0.1 (this machine has no Docker engine)."""
     given = os.environ.get("TEST_S3_ENDPOINT")
     if given:
         yield given
         return
+    if docker_available():
+        try:
+            from testcontainers.minio import MinioContainer
+
+            minio = MinioContainer().start()
+        except Exception:  # noqa: BLE001 - no engine behind the socket: fall back to moto
+            minio = None
+        if minio is not None:
+            cfg = minio.get_config()
+            os.environ["AWS_ACCESS_KEY_ID"] = cfg["access_key"]
+            os.environ["AWS_SECRET_ACCESS_KEY"] = cfg["secret_key"]
+            try:
+                yield f"http://{cfg['endpoint']}"
+            finally:
+                minio.stop()
+            return
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
-        if docker_available():
-            from testcontainers.minio import MinioContainer
-
-            with MinioContainer() as minio:
-                cfg = minio.get_config()
-                os.environ.setdefault("AWS_ACCESS_KEY_ID", cfg["access_key"])
-                os.environ.setdefault("AWS_SECRET_ACCESS_KEY", cfg["secret_key"])
-                yield f"http://{cfg['endpoint']}"
-                return
-        unavailable("no S3 server: install moto[server] or set TEST_S3_ENDPOINT")
+        unavailable("no S3 server: install moto[server], run Docker, or set TEST_S3_ENDPOINT")
         return
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
