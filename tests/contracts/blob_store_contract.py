@@ -114,6 +114,17 @@ class BlobStoreContract:
             await adapter.put_stream("inputs/k/cd/big2.bin", stream(10, seed=2))
         assert await adapter.get("inputs/k/cd/big2.bin") == expected_stream_bytes(12 * MIB, seed=1)
 
+    async def test_concurrent_put_streams_have_exactly_one_winner(self, adapter: BlobStore) -> None:
+        rel, size = "inputs/k/cd/race.bin", 9 * MIB
+        results = await asyncio.gather(
+            *(adapter.put_stream(rel, stream(size, seed=i)) for i in range(3)),
+            return_exceptions=True,
+        )
+        winners = [i for i, r in enumerate(results) if r == size]
+        assert len(winners) == 1, results
+        assert all(isinstance(r, ArtifactExistsError) for r in results if r != size), results
+        assert await adapter.get(rel) == expected_stream_bytes(size, seed=winners[0])
+
     async def test_put_stream_overwrite_allowed_replaces(
         self, overwrite_adapter: BlobStore
     ) -> None:
