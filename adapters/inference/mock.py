@@ -1,0 +1,105 @@
+"""Deterministic ``InferenceClient`` without network (SPEC §6.4, mock backend).
+
+The answer is a schema-valid sample seeded by the request id, so the same request gives the
+same answer. Request-id prefixes drive the failure paths tests and demos need:
+
+* ``mock_fail_json``     — text that is not JSON (and holds no ``{…}`` to recover);
+* ``mock_fail_schema``   — a JSON object that violates the schema;
+* ``mock_fail_upstream`` — an upstream 503 after ``max_attempts`` attempts, as the vLLM
+  client would report it;
+* ``mock_slow_<ms>``     — waits ``ms`` milliseconds, then answers normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from application.ports.inference import (
+    AttemptFailure,
+    InferenceFailure,
+    InferenceOutcome,
+    InferenceRequest,
+)
+from domain.receipts.samples import sample_for_schema
+from domain.receipts.validation import validator_for
+
+NOT_JSON = "Sorry, I could not read this receipt clearly."
+MAX_SLOW_MS = 600_000
+_SLOW = re.compile(r"^mock_slow_(\d+)")
+_UPSTREAM_MESSAGE = "HTTP 503: mock upstream unavailable"
+
+
+def _schema_violation(schema: dict[str, Any]) -> Any:
+    """The first of a few JSON values the schema rejects (an object when possible)."""
+    validator = validator_for(schema)
+    candidates: list[Any] = [{"unexpected": True}, {}, [{"unexpected": True}], "unexpected", 0]
+    for candidate in candidates:
+        if not validator.is_valid(candidate):
+            return candidate
+    return candidates[0]
+
+
+class MockInferenceClient:
+    def __init__(
+        self,
+        model_id: str = "mock",
+        *,
+        max_attempts: int = 3,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._model_id = model_id
+        self._max_attempts = max(1, max_attempts)
+        self._sleep = sleep
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    async def ping(self) -> None:
+        return None
+
+    async def complete(self, request: InferenceRequest) -> InferenceOutcome:
+        rid = request.request_id
+        if rid.startswith("mock_fail_upstream"):
+            return self._upstream_failure(request)
+        slow = _SLOW.match(rid)
+        if slow:
+            await self._sleep(min(int(slow.group(1)), MAX_SLOW_MS) / 1000)
+        if rid.startswith("mock_fail_json"):
+            text = NOT_JSON
+        elif rid.startswith("mock_fail_schema"):
+            text = json.dumps(_schema_violation(request.json_schema))
+        else:
+            text = json.dumps(sample_for_schema(request.json_schema, seed=rid), ensure_ascii=False)
+        return InferenceOutcome(
+            model_id=self._model_id,
+            text=text,
+            failure=None,
+            attempts=1,
+            max_tokens_effective=request.max_tokens,
+        )
+
+    def _upstream_failure(self, request: InferenceRequest) -> InferenceOutcome:
+        history = tuple(
+            AttemptFailure(
+                attempt=n, code="upstream_unavailable", http_status=503, message=_UPSTREAM_MESSAGE
+            )
+            for n in range(1, self._max_attempts + 1)
+        )
+        return InferenceOutcome(
+            model_id=self._model_id,
+            text=None,
+            failure=InferenceFailure(
+                code="upstream_unavailable",
+                message=_UPSTREAM_MESSAGE,
+                retryable=True,
+                http_status=503,
+            ),
+            attempts=self._max_attempts,
+            error_history=history,
+            max_tokens_effective=request.max_tokens,
+        )
