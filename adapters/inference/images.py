@@ -40,7 +40,9 @@ def resize_image(data: bytes, factor: float, mime_type: str) -> bytes:
         image = ImageOps.exif_transpose(opened) if fmt in ("JPEG", "WEBP", "TIFF") else opened
         image.load()
         size = target_size(image.width, image.height, factor)
-        resized = image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image.copy()
+        resized = (
+            image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image.copy()
+        )
     out = io.BytesIO()
     if fmt == "JPEG":
         if resized.mode not in ("RGB", "L", "CMYK"):

@@ -74,7 +74,8 @@ def message_text(payload: Any) -> str:
         parts = [
             part["text"]
             for part in content
-            if isinstance(part, dict) and part.get("type") in ("text", None)
+            if isinstance(part, dict)
+            and part.get("type") in ("text", None)
             and isinstance(part.get("text"), str)
         ]
         if parts:

@@ -35,7 +35,12 @@ from application.ports.inference import (
     InferenceRequest,
 )
 from domain.errors import UpstreamUnavailableError
-from domain.receipts.context_overflow import MAX_OVERFLOW_RETRIES, Overflow, next_scale, parse_overflow
+from domain.receipts.context_overflow import (
+    MAX_OVERFLOW_RETRIES,
+    Overflow,
+    next_scale,
+    parse_overflow,
+)
 
 logger = logging.getLogger("ocr.inference")
 
@@ -185,8 +190,11 @@ class VllmInferenceClient:
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for undecodable input
             logger.warning(
                 "image resize failed",
-                extra={"event": "inference_resize_error", "model": self._model,
-                       "error": type(exc).__name__},
+                extra={
+                    "event": "inference_resize_error",
+                    "model": self._model,
+                    "error": type(exc).__name__,
+                },
             )
             return None
 
@@ -204,8 +212,11 @@ class VllmInferenceClient:
             schema=request.json_schema,
             style=self._style,
         )
-        log: dict[str, Any] = {"model": self._model, "attempt": attempt,
-                               "request_id": request.request_id}
+        log: dict[str, Any] = {
+            "model": self._model,
+            "attempt": attempt,
+            "request_id": request.request_id,
+        }
         logger.info("inference call", extra={"event": "inference_call_start", **log})
         started = time.perf_counter()
         try:
@@ -238,8 +249,12 @@ class VllmInferenceClient:
                 return self._log_failure(failed, log, started)
             logger.info(
                 "inference call done",
-                extra={"event": "inference_call_end", **log, "status": status,
-                       "duration_ms": _ms(started)},
+                extra={
+                    "event": "inference_call_end",
+                    **log,
+                    "status": status,
+                    "duration_ms": _ms(started),
+                },
             )
             return text
         return self._log_failure(self._status_failure(response), log, started)
@@ -255,8 +270,9 @@ class VllmInferenceClient:
         message = scrub(f"HTTP {status}: {detail}", secrets=(self._api_key,))
         overflow = parse_overflow(detail) if status in _OVERFLOW_STATUSES else None
         if overflow is not None:
-            return _Failed(code="context_overflow", http_status=status, message=message,
-                           overflow=overflow)
+            return _Failed(
+                code="context_overflow", http_status=status, message=message, overflow=overflow
+            )
         kind = classify_status(status)
         retry_after = parse_retry_after(response.headers.get("retry-after")) if kind.retry else None
         return _Failed(
@@ -271,8 +287,13 @@ class VllmInferenceClient:
     def _log_failure(self, failed: _Failed, log: dict[str, Any], started: float) -> _Failed:
         logger.warning(
             "inference call failed",
-            extra={"event": "inference_call_error", **log, "status": failed.http_status,
-                   "code": failed.code, "duration_ms": _ms(started)},
+            extra={
+                "event": "inference_call_error",
+                **log,
+                "status": failed.http_status,
+                "code": failed.code,
+                "duration_ms": _ms(started),
+            },
         )
         return failed
 

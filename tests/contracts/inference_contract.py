@@ -35,8 +35,12 @@ def png_bytes(width: int = 320, height: int = 480) -> bytes:
 
 
 def make_request(
-    task: Task, request_id: str = "req_contract", *, image: bytes | None = None,
-    mime_type: str = "image/png", max_tokens: int = 1024,
+    task: Task,
+    request_id: str = "req_contract",
+    *,
+    image: bytes | None = None,
+    mime_type: str = "image/png",
+    max_tokens: int = 1024,
 ) -> InferenceRequest:
     return InferenceRequest(
         request_id=request_id,

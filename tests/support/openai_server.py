@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import signal
 import socket
@@ -89,7 +90,13 @@ class RawBody:
 
 
 Behaviour = Reply | Status | Delay | Drop | RawBody
-_KINDS: dict[str, type] = {"reply": Reply, "status": Status, "delay": Delay, "drop": Drop, "raw": RawBody}
+_KINDS: dict[str, type] = {
+    "reply": Reply,
+    "status": Status,
+    "delay": Delay,
+    "drop": Drop,
+    "raw": RawBody,
+}
 
 
 def behaviour_from_json(data: dict[str, Any]) -> Behaviour:
@@ -102,8 +109,13 @@ def ok(content: Any = None) -> Reply:
 
 def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> Status:
     if body is None:
-        body = {"object": "error", "message": f"scripted {code}", "type": "ServerError",
-                "param": None, "code": code}
+        body = {
+            "object": "error",
+            "message": f"scripted {code}",
+            "type": "ServerError",
+            "param": None,
+            "code": code,
+        }
     return Status(code, body, dict(headers or {}))
 
 
@@ -112,7 +124,9 @@ def rate_limited(retry_after: str | None = "1") -> Status:
     return status(429, headers=headers)
 
 
-def overflow(prompt_len: int | None = 9597, max_len: int | None = 4096, message: str | None = None) -> Status:
+def overflow(
+    prompt_len: int | None = 9597, max_len: int | None = 4096, message: str | None = None
+) -> Status:
     """vLLM's real 400 for a prompt over the context window."""
     if message is None:
         message = (
@@ -121,8 +135,13 @@ def overflow(prompt_len: int | None = 9597, max_len: int | None = 4096, message:
             "tokens plus multimodal tokens. For image inputs, the number of image tokens depends "
             "on the number of images, and possibly their aspect ratios as well."
         )
-    body = {"object": "error", "message": message, "type": "BadRequestError", "param": None,
-            "code": 400}
+    body = {
+        "object": "error",
+        "message": message,
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
     return Status(400, body)
 
 
@@ -193,8 +212,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
-    def _send(self, code: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         try:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
@@ -224,10 +248,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         endpoint = {"/v1/models": "models", "/v1/chat/completions": "chat"}.get(path)
         if endpoint is None or (endpoint == "models") != (method == "GET"):
-            self._json(404, {"object": "error", "message": f"no route {method} {path}",
-                             "type": "NotFoundError", "param": None, "code": 404})
+            self._json(
+                404,
+                {
+                    "object": "error",
+                    "message": f"no route {method} {path}",
+                    "type": "NotFoundError",
+                    "param": None,
+                    "code": 404,
+                },
+            )
             return
-        owner._record(RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body))
+        owner._record(
+            RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
         behaviour = owner._next(endpoint)
         self._perform(endpoint, behaviour, body)
 
@@ -235,10 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         if isinstance(behaviour, Drop):
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if isinstance(behaviour, Delay):
             if owner._stopping.wait(behaviour.seconds):
@@ -285,8 +317,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class OpenAIServer:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, *,
-                 model: str = "test-model", max_model_len: int = 4096) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        model: str = "test-model",
+        max_model_len: int = 4096,
+    ) -> None:
         self.host = host
         self.port = port or free_port()
         self.model = model
@@ -340,11 +378,20 @@ class OpenAIServer:
             return queue.popleft() if queue else None
 
     def models_payload(self) -> dict[str, Any]:
-        return {"object": "list", "data": [{
-            "id": self.model, "object": "model", "created": int(time.time()),
-            "owned_by": "vllm", "root": self.model, "parent": None,
-            "max_model_len": self.max_model_len,
-        }]}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": self.model,
+                    "object": "model",
+                    "created": int(time.time()),
+                    "owned_by": "vllm",
+                    "root": self.model,
+                    "parent": None,
+                    "max_model_len": self.max_model_len,
+                }
+            ],
+        }
 
     def completion_payload(self, content: Any, finish_reason: str) -> dict[str, Any]:
         completion_tokens = max(1, len(json.dumps(content)) // 4)
@@ -353,23 +400,29 @@ class OpenAIServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "tool_calls": []},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-                "stop_reason": None,
-            }],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": completion_tokens,
-                      "total_tokens": 1000 + completion_tokens},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "tool_calls": []},
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                    "stop_reason": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 1000,
+                "completion_tokens": completion_tokens,
+                "total_tokens": 1000 + completion_tokens,
+            },
         }
 
     def start(self) -> OpenAIServer:
         self._stopping.clear()
         self._httpd = _Server((self.host, self.port), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-test-server",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="openai-test-server", daemon=True
+        )
         self._thread.start()
         return self
 
