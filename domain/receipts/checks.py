@@ -122,17 +122,16 @@ def _optional_amount(parsed: dict[str, Any], key: str) -> Decimal | None:
 
 def _total_sum(parsed: dict[str, Any], *, tax_included_allowed: bool) -> Check | None:
     subtotal, total, tax = to_decimal(parsed.get("subtotal")), to_decimal(parsed.get("total")), _tax(parsed)
-    added = [_optional_amount(parsed, k) for k in _ADDED]
-    subtracted = [_optional_amount(parsed, k) for k in _SUBTRACTED]
-    if subtotal is None or total is None or tax is None or None in added or None in subtracted:
-        return None
-    extras = sum((a for a in added if a is not None), Decimal(0))
     # A discount is subtracted whether it is printed as 5.00 or -5.00.
-    extras -= sum((abs(s) for s in subtracted if s is not None), Decimal(0))
+    terms = [(k, _optional_amount(parsed, k)) for k in _ADDED]
+    terms += [(k, None if (a := _optional_amount(parsed, k)) is None else -abs(a)) for k in _SUBTRACTED]
+    if subtotal is None or total is None or tax is None or any(a is None for _, a in terms):
+        return None
+    extras = sum((a for _, a in terms if a is not None), Decimal(0))
     expected = subtotal + tax + extras
-    formula = f"subtotal {show(subtotal)} + tax {show(tax)}"
-    if extras:
-        formula += f" + tip/service - discount {show(extras)}"
+    formula = f"subtotal {show(subtotal)} + tax {show(tax)}" + "".join(
+        f" {'-' if a < 0 else '+'} {name} {show(abs(a))}" for name, a in terms if a
+    )
     if amounts_agree(expected, total):
         return Check("total_sum", True, f"{formula} = {show(expected)} matches total {show(total)}")
     if tax_included_allowed and tax and amounts_agree(subtotal + extras, total):
