@@ -4,6 +4,7 @@ TEST_S3_ENDPOINT), plus wire-level failure tests through a fault-injecting HTTP 
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -75,7 +76,17 @@ def overwrite_adapter(s3_client: Any, bucket: str) -> S3BlobStore:
 
 
 class TestS3BlobStore(BlobStoreContract):
-    pass
+    async def test_concurrent_put_streams_have_exactly_one_winner(
+        self, adapter: S3BlobStore, request: pytest.FixtureRequest
+    ) -> None:
+        if not os.environ.get("TEST_S3_ENDPOINT"):
+            # moto checks If-None-Match on CompleteMultipartUpload and only then assembles
+            # the parts, without a lock: concurrent completes all pass the check (ADR 0030).
+            # Real S3, R2 and MinIO decide atomically; point TEST_S3_ENDPOINT at one to check.
+            request.applymarker(
+                pytest.mark.xfail(reason="moto's conditional complete is not atomic", strict=False)
+            )
+        await super().test_concurrent_put_streams_have_exactly_one_winner(adapter)
 
 
 # -- keys ---------------------------------------------------------------------------------
