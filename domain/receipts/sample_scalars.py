@@ -113,7 +113,7 @@ def _hinted_number(name: str, rng: random.Random, integer: bool) -> float:
         return rng.choice((5, 7, 10, 20))
     if _is_amount(name) or name.startswith("unit"):
         return rng.randint(1, 500) if integer else _amount(rng)
-    return rng.randint(1, 100)
+    return rng.randint(1, 100) if integer else rng.randint(100, 10_000) / 100
 
 
 def is_multiple(value: float, factor: float) -> bool:
@@ -135,8 +135,12 @@ def sample_number(schema: dict[str, Any], rng: random.Random, name: str, integer
     if isinstance(factor, int | float) and factor > 0:
         return _nearest_multiple(wanted, factor, low, high, integer)
     if integer:
-        value = math.floor(wanted) if math.floor(wanted) >= low else math.ceil(wanted)
-        return int(min(max(value, math.ceil(low)), math.floor(high)))
+        value = math.floor(wanted)
+        if value < low:
+            value = math.ceil(low)
+        if value > high:
+            value = math.floor(high)
+        return int(value)
     rounded = round(wanted, 2)
     return rounded if low <= rounded <= high else wanted
 

@@ -117,7 +117,9 @@ class _Walker:
             return "array"
         if any(k in schema for k in ("minimum", "maximum", "multipleOf")):
             return "number"
-        return "string"
+        excluded = schema.get("not", {}).get("type") if isinstance(schema.get("not"), dict) else None
+        excluded = [excluded] if isinstance(excluded, str) else excluded or []
+        return next((k for k in ("string", "number", "object", "null") if k not in excluded), "string")
 
     def _typed(self, kind: str, schema: dict[str, Any], depth: int, name: str, parent: str) -> Any:
         if kind == "object":
@@ -159,7 +161,8 @@ class _Walker:
         items = schema.get("items", True)
         if items is False:
             high = min(high, len(prefix))
-        wanted = max(low, min(high, 1)) if depth > _MAX_DEPTH else self.rng.randint(
+        # One to three items reads like a receipt; past the depth limit, as few as allowed.
+        wanted = low if depth > _MAX_DEPTH else self.rng.randint(
             max(low, min(high, 1)), max(low, min(high, low + 2, 3)))
         contains = schema.get("contains")
         result: list[Any] = []
