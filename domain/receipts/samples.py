@@ -15,6 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from domain.receipts.sample_consistency import make_consistent
 from domain.receipts.sample_scalars import sample_number, sample_string
 from domain.receipts.schema_merge import merge_all, merge_two
 from domain.receipts.validation import resolve_pointer, validator_for
@@ -31,6 +32,9 @@ def sample_for_schema(schema: dict[str, Any], seed: str = "") -> Any:
     for attempt in range(_ATTEMPTS):
         walker = _Walker(schema, validator, random.Random(f"sample|{seed}|{attempt}"))
         value = walker.sample(schema, 0, "", "")
+        consistent = make_consistent(value)
+        if validator.is_valid(consistent):
+            return consistent
         if validator.is_valid(value):
             return value
     return value

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.receipts.checks import run_checks
 from domain.receipts.samples import sample_for_schema
 from domain.receipts.tasks import load_task_registry
 from domain.receipts.validation import validate_output
@@ -154,4 +155,25 @@ rooted = generated_schemas.map(
 @given(schema=generated_schemas | rooted, seed=st.text(max_size=8))
 def test_generated_schemas_get_valid_samples(schema, seed: str) -> None:
     sample = sample_for_schema(schema, seed)
+    assert validate_output(schema, sample) == []
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t.checks], ids=lambda t: t.task_id)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.text(max_size=20))
+def test_samples_of_checked_tasks_add_up(task, seed: str) -> None:
+    checks = run_checks(task.checks, sample_for_schema(task.json_schema, seed))
+    assert {"line_totals", "lines_sum_subtotal", "total_sum"} <= {c.rule for c in checks}
+    assert [c for c in checks if not c.ok] == []
+
+
+def test_inconsistent_amounts_are_kept_when_consistency_would_break_the_schema() -> None:
+    schema = {"type": "object", "required": ["items", "subtotal"], "additionalProperties": False,
+              "properties": {"subtotal": {"type": "number", "maximum": 0.5},
+                             "items": {"type": "array", "minItems": 2, "items": {
+                                 "type": "object", "required": ["quantity", "unit_price", "total"],
+                                 "properties": {"quantity": {"type": "integer", "minimum": 1},
+                                                "unit_price": {"type": "number", "minimum": 1},
+                                                "total": {"type": "number"}}}}}}
+    sample = sample_for_schema(schema, "x")
     assert validate_output(schema, sample) == []
