@@ -31,6 +31,12 @@ def target_size(width: int, height: int, factor: float) -> tuple[int, int]:
     return side(width), side(height)
 
 
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header, without decoding the pixels."""
+    with Image.open(io.BytesIO(data)) as opened:
+        return opened.size
+
+
 def resize_image(data: bytes, factor: float, mime_type: str) -> bytes:
     """``data`` scaled by the linear ``factor``, encoded in the same format."""
     with Image.open(io.BytesIO(data)) as opened:
@@ -38,6 +44,7 @@ def resize_image(data: bytes, factor: float, mime_type: str) -> bytes:
         # Phone photos carry the rotation in EXIF; apply it before resizing so the model sees
         # the receipt upright and the dropped EXIF does not leave it sideways.
         image = ImageOps.exif_transpose(opened) if fmt in ("JPEG", "WEBP", "TIFF") else opened
+        # GIFs may be animated: only the first frame is kept, which is what the model sees anyway.
         image.load()
         size = target_size(image.width, image.height, factor)
         resized = (

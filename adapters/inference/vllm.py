@@ -17,17 +17,21 @@ from typing import Any
 import httpx
 import msgspec
 
-from adapters.inference.images import resize_image
+from adapters.inference.failures import (
+    AttemptError,
+    Backoff,
+    from_exception,
+    from_response,
+    malformed,
+)
+from adapters.inference.images import image_size, resize_image
 from adapters.inference.openai_wire import (
     MalformedResponse,
     ResponseFormatStyle,
     chat_body,
-    error_message,
     message_text,
     normalise_base_url,
-    scrub,
 )
-from adapters.inference.retry import Backoff, classify_exception, classify_status, parse_retry_after
 from application.ports.inference import (
     AttemptFailure,
     InferenceFailure,
@@ -37,14 +41,10 @@ from application.ports.inference import (
 from domain.errors import UpstreamUnavailableError
 from domain.receipts.context_overflow import (
     MAX_OVERFLOW_RETRIES,
-    Overflow,
     next_scale,
-    parse_overflow,
 )
 
 logger = logging.getLogger("ocr.inference")
-
-_OVERFLOW_STATUSES = frozenset({400, 413, 422})
 
 
 def build_http_client(
@@ -67,16 +67,6 @@ def build_http_client(
             keepalive_expiry=keepalive_expiry,
         ),
     )
-
-
-class _Failed(msgspec.Struct, frozen=True, kw_only=True):
-    code: str
-    message: str
-    http_status: int | None = None
-    retry: bool = False
-    retryable: bool = False
-    retry_after: float | None = None
-    overflow: Overflow | None = None
 
 
 class VllmInferenceClient:
@@ -104,6 +94,7 @@ class VllmInferenceClient:
         self._base = normalise_base_url(base_url)
         self._model = model
         self._api_key = api_key or ""
+        self._secrets = (self._api_key,) if self._api_key else ()
         self._max_attempts = max(1, retry_max_attempts)
         self._max_model_len = max_model_len
         self._max_tokens_limit = max(1, max_tokens_limit)
@@ -132,7 +123,7 @@ class VllmInferenceClient:
 
     async def complete(self, request: InferenceRequest) -> InferenceOutcome:
         max_tokens = max(1, min(request.max_tokens, self._max_tokens_limit))
-        image, scale = request.image, 1.0
+        image, scale, size = request.image, 1.0, None
         history: list[AttemptFailure] = []
         transient = shrinks = 0
 
@@ -163,30 +154,40 @@ class VllmInferenceClient:
             final = InferenceFailure(
                 code=result.code,
                 message=result.message,
-                retryable=result.retryable,
+                retryable=result.retry,
                 http_status=result.http_status,
             )
             if result.overflow is not None:
                 if shrinks >= MAX_OVERFLOW_RETRIES:
                     return done(None, final)
                 shrinks += 1
-                scale = next_scale(
+                smaller_scale = next_scale(
                     scale, result.overflow, max_model_len=self._max_model_len, max_tokens=max_tokens
                 )
-                smaller = await self._shrink(request, scale)
-                if smaller is None or smaller == image:
+                shrunk = await self._shrink(request, smaller_scale, size)
+                if shrunk is None:
                     # Already at the minimum size (or not decodable): another try cannot fit.
                     return done(None, final)
-                image = smaller
+                (image, size), scale = shrunk, smaller_scale
                 continue
             transient += 1
             if not result.retry or transient >= self._max_attempts:
                 return done(None, final)
             await self._sleep(self._backoff.delay(transient, result.retry_after))
 
-    async def _shrink(self, request: InferenceRequest, scale: float) -> bytes | None:
+    async def _shrink(
+        self, request: InferenceRequest, scale: float, sent: tuple[int, int] | None
+    ) -> tuple[bytes, tuple[int, int]] | None:
+        """The original image at ``scale`` and its size; ``None`` when it would not get smaller."""
+
+        def work() -> tuple[bytes, tuple[int, int]] | None:
+            previous = sent or image_size(request.image)
+            resized = resize_image(request.image, scale, request.mime_type)
+            new_size = image_size(resized)
+            return None if new_size == previous else (resized, new_size)
+
         try:
-            return await asyncio.to_thread(resize_image, request.image, scale, request.mime_type)
+            return await asyncio.to_thread(work)
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for undecodable input
             logger.warning(
                 "image resize failed",
@@ -200,7 +201,7 @@ class VllmInferenceClient:
 
     async def _attempt(
         self, request: InferenceRequest, image: bytes, max_tokens: int, attempt: int
-    ) -> str | _Failed:
+    ) -> str | AttemptError:
         body = chat_body(
             model=self._model,
             prompt=request.prompt,
@@ -226,65 +227,30 @@ class VllmInferenceClient:
                 headers=self._headers(request.request_id),
             )
         except httpx.HTTPError as exc:
-            kind = classify_exception(exc)
-            detail = scrub(str(exc), secrets=(self._api_key,))
-            failed = _Failed(
-                code=kind.code,
-                message=f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__,
-                retry=kind.retry,
-                retryable=kind.retryable,
-            )
-            return self._log_failure(failed, log, started)
+            return self._log_failure(from_exception(exc, secrets=self._secrets), log, started)
         status = response.status_code
-        if 200 <= status < 300:
-            try:
-                text = message_text(response.json())
-            except (ValueError, MalformedResponse) as exc:
-                reason = str(exc) if isinstance(exc, MalformedResponse) else "body is not JSON"
-                failed = _Failed(
-                    code="upstream_error",
-                    http_status=status,
-                    message=scrub(f"malformed response: {reason}", secrets=(self._api_key,)),
-                )
-                return self._log_failure(failed, log, started)
-            logger.info(
-                "inference call done",
-                extra={
-                    "event": "inference_call_end",
-                    **log,
-                    "status": status,
-                    "duration_ms": _ms(started),
-                },
-            )
-            return text
-        return self._log_failure(self._status_failure(response), log, started)
-
-    def _status_failure(self, response: httpx.Response) -> _Failed:
-        status = response.status_code
-        raw = response.text
+        if not 200 <= status < 300:
+            return self._log_failure(from_response(response, secrets=self._secrets), log, started)
         try:
-            payload = response.json()
+            text = message_text(response.json())
+        except MalformedResponse as exc:
+            return self._log_failure(malformed(status, str(exc)), log, started)
         except ValueError:
-            payload = None
-        detail = error_message(payload, raw)
-        message = scrub(f"HTTP {status}: {detail}", secrets=(self._api_key,))
-        overflow = parse_overflow(detail) if status in _OVERFLOW_STATUSES else None
-        if overflow is not None:
-            return _Failed(
-                code="context_overflow", http_status=status, message=message, overflow=overflow
-            )
-        kind = classify_status(status)
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if kind.retry else None
-        return _Failed(
-            code=kind.code,
-            http_status=status,
-            message=message,
-            retry=kind.retry,
-            retryable=kind.retryable,
-            retry_after=retry_after,
+            return self._log_failure(malformed(status, "body is not JSON"), log, started)
+        logger.info(
+            "inference call done",
+            extra={
+                "event": "inference_call_end",
+                **log,
+                "status": status,
+                "duration_ms": _ms(started),
+            },
         )
+        return text
 
-    def _log_failure(self, failed: _Failed, log: dict[str, Any], started: float) -> _Failed:
+    def _log_failure(
+        self, failed: AttemptError, log: dict[str, Any], started: float
+    ) -> AttemptError:
         logger.warning(
             "inference call failed",
             extra={
