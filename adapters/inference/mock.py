@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +28,8 @@ from application.ports.inference import (
 )
 from domain.receipts.samples import sample_for_schema
 from domain.receipts.validation import validator_for
+
+logger = logging.getLogger("ocr.inference")
 
 NOT_JSON = "Sorry, I could not read this receipt clearly."
 MAX_SLOW_MS = 600_000
@@ -63,6 +67,22 @@ class MockInferenceClient:
         return None
 
     async def complete(self, request: InferenceRequest) -> InferenceOutcome:
+        # Same events as the real client, so dashboards and log tests work on the mock backend.
+        log = {"model": self._model_id, "attempt": 1, "request_id": request.request_id}
+        logger.info("inference call", extra={"event": "inference_call_start", **log})
+        started = time.perf_counter()
+        outcome = await self._answer(request)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        if outcome.failure is None:
+            extra = {"event": "inference_call_end", **log, "status": 200}
+            logger.info("inference call done", extra={**extra, "duration_ms": duration_ms})
+        else:
+            extra = {"event": "inference_call_error", **log, "attempt": outcome.attempts}
+            extra |= {"status": outcome.failure.http_status, "code": outcome.failure.code}
+            logger.warning("inference call failed", extra={**extra, "duration_ms": duration_ms})
+        return outcome
+
+    async def _answer(self, request: InferenceRequest) -> InferenceOutcome:
         rid = request.request_id
         if rid.startswith("mock_fail_upstream"):
             return self._upstream_failure(request)

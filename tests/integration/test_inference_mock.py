@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -45,3 +46,18 @@ class TestMockInference(InferenceContract):
     async def test_model_id_is_configurable(self) -> None:
         outcome = await MockInferenceClient("mock-vl").complete(make_request(task()))
         assert outcome.model_id == "mock-vl"
+
+    async def test_logs_call_events(
+        self, adapter: MockInferenceClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="ocr.inference"):
+            await adapter.complete(make_request(task(), "req_log"))
+            await adapter.complete(make_request(task(), "mock_fail_upstream_log"))
+        events = [getattr(r, "event", None) for r in caplog.records]
+        assert events == [
+            "inference_call_start",
+            "inference_call_end",
+            "inference_call_start",
+            "inference_call_error",
+        ]
+        assert caplog.records[-1].status == 503
