@@ -236,6 +236,15 @@ class TestRetries:
         assert 1.0 <= sleeps.calls[0] <= 3.0
         assert sleeps.calls[1] == 5.0  # capped at retry_after_max_s
 
+    async def test_unparseable_retry_after_falls_back_to_backoff(
+        self, server: OpenAIServer, make_client: Callable[..., Any], sleeps: SleepLog
+    ) -> None:
+        server.script(rate_limited("soon-ish"), ok())
+        outcome = await make_client().complete(make_request(task()))
+        assert outcome.failure is None
+        [wait] = sleeps.calls
+        assert 0.005 <= wait <= 0.01
+
     async def test_real_wait_between_attempts(
         self, server: OpenAIServer, make_client: Callable[..., Any]
     ) -> None:
