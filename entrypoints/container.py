@@ -27,8 +27,8 @@ from application.extract import ExtractConfig, Extractor
 from application.inference_limit import ConcurrencyLimitedInference
 from domain.receipts.tasks import load_task_registry
 from entrypoints.pepper import resolve_pepper
-from entrypoints.settings import Settings
 from entrypoints.services import Services, resolve
+from entrypoints.settings import Settings
 
 
 async def sql_engine(url: str) -> AsyncIterator[object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -47,10 +48,8 @@ def pg_url() -> Iterator[str]:
         unavailable(f"PostgreSQL not reachable at {dsn}: {exc}")
     base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     yield f"{base}/{name}"
-    try:
+    with contextlib.suppress(Exception):  # best effort: a leftover test database is harmless
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except Exception:  # noqa: BLE001
-        pass
 
 
 @pytest.fixture(scope="session")

@@ -90,10 +90,11 @@ def test_serve_with_local_storage(tmp_path: Path) -> None:
         artifact = tmp_path / "artifacts" / out["result"]["artifact_rel"]
         assert json.loads(artifact.read_text())["request_id"] == "e2e-1"
         assert cli(env, "keys", "revoke", "--key-id", "client-e2e").returncode == 0
-    with ServiceProcess(env, tmp_path) as service:
-        r = httpx.get(f"{service.base_url}/v1/me", headers={"X-API-Key": client})
-        assert r.status_code == 401 and r.json()["error"]["code"] == "auth_invalid"
     assert_clean_logs(service, [admin, client], out["b64"])
+    with ServiceProcess(env, tmp_path) as restarted:  # same pepper file, same database: keys survive
+        assert httpx.get(f"{restarted.base_url}/v1/me", headers={"X-API-Key": admin}).status_code == 200
+        r = httpx.get(f"{restarted.base_url}/v1/me", headers={"X-API-Key": client})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "auth_invalid"
 
 
 def test_serve_with_s3_storage(tmp_path: Path, s3_env: dict[str, str], s3_endpoint: str) -> None:

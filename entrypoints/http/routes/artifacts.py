@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 
 from application.artifacts import ArtifactReader
 from domain.auth import Principal, Scope, require_scopes
@@ -17,14 +18,14 @@ from entrypoints.http.schemas import ArtifactListOut, ArtifactSummaryOut, RawOut
 
 @get("/v1/runs/item/{request_id:str}", tags=["runs"], summary="One extract artifact",
      responses=errors(400, *AUTH, 404))
-async def run_item(request: Request, request_id: str, principal: Principal,
-                   artifacts: ArtifactReader) -> dict[str, Any]:
+async def run_item(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal],
+                   artifacts: NamedDependency[ArtifactReader]) -> dict[str, Any]:
     require_scopes(principal, Scope.EXTRACT_RUN)
     include_raw = principal.has_scope(Scope.DEBUG_READ_RAW)
     return await artifacts.read_extract(request_id, principal, include_raw=include_raw)
 
 
-def _debug_gate(request: Request, principal: Principal) -> None:
+def _debug_gate(request: Request, principal: NamedDependency[Principal]) -> None:
     if not request.app.state.services.settings.debug_mode:
         raise NotFoundError("no such route")
     require_scopes(principal, Scope.DEBUG_READ_RAW)
@@ -33,7 +34,7 @@ def _debug_gate(request: Request, principal: Principal) -> None:
 @get("/v1/debug/artifacts", tags=["debug"], summary="Extract artifacts of one day",
      responses=errors(400, *AUTH, 404))
 async def list_artifacts(
-    request: Request, principal: Principal, artifacts: ArtifactReader,
+    request: Request, principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader],
     date: Annotated[str | None, Parameter(description="YYYY-MM-DD, default today (UTC)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
 ) -> ArtifactListOut:
@@ -49,15 +50,15 @@ async def list_artifacts(
 
 @get("/v1/debug/artifacts/{request_id:str}", tags=["debug"], summary="One artifact, raw included",
      responses=errors(400, *AUTH, 404))
-async def read_artifact(request: Request, request_id: str, principal: Principal,
-                        artifacts: ArtifactReader) -> dict[str, Any]:
+async def read_artifact(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal],
+                        artifacts: NamedDependency[ArtifactReader]) -> dict[str, Any]:
     _debug_gate(request, principal)
     return await artifacts.read_extract(request_id, principal, include_raw=True)
 
 
 @get("/v1/debug/artifacts/{request_id:str}/raw", tags=["debug"], summary="The model's raw text",
      responses=errors(400, *AUTH, 404))
-async def read_raw(request: Request, request_id: str, principal: Principal, artifacts: ArtifactReader) -> RawOut:
+async def read_raw(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader]) -> RawOut:
     _debug_gate(request, principal)
     artifact = await artifacts.read_extract(request_id, principal, include_raw=True)
     return RawOut(request_id=request_id, raw=artifact.get("raw"))

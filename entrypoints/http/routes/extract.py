@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from application.extract import Extractor
 from application.extract_types import DebugOverrides, ExtractCommand, ExtractResult
@@ -19,7 +21,7 @@ from entrypoints.http.schemas import ExtractIn, ExtractOut
 
 @post("/v1/extract", tags=["extract"], summary="Extract structured data from one image", status_code=200,
       responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503))
-async def extract(request: Request, data: ExtractIn, principal: Principal, extractor: Extractor) -> ExtractOut:
+async def extract(request: Request, data: JSONBody[ExtractIn], principal: NamedDependency[Principal], extractor: NamedDependency[Extractor]) -> ExtractOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
     if (data.image_base64 is None) == (data.image_ref is None):
         raise ValidationFailedError("give exactly one of image_base64 or image_ref", details={"errors": [
