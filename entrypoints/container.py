@@ -20,21 +20,33 @@ from adapters.inference.vllm import VllmInferenceClient, build_http_client
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import create_engine_for
-from adapters.store.migrate import upgrade
+from adapters.store.migrate import current_revision, head_revision, upgrade
 from application.artifacts import ArtifactReader
 from application.authenticate import Authenticator
 from application.extract import ExtractConfig, Extractor
 from application.inference_limit import ConcurrencyLimitedInference
+from domain.errors import StorageUnavailableError
 from domain.receipts.tasks import load_task_registry
 from entrypoints.pepper import resolve_pepper
 from entrypoints.services import Services, resolve
 from entrypoints.settings import Settings
 
 
+class SchemaNotCurrentError(StorageUnavailableError):
+    """PostgreSQL is migrated explicitly (`db upgrade`), never behind an operator's back."""
+
+    code = "schema_not_current"
+
+
 async def sql_engine(url: str) -> AsyncIterator[object]:
     engine = create_engine_for(url)
     if url.startswith("sqlite"):
         await upgrade(engine)  # embedded default: the schema follows the code
+    elif await current_revision(engine) != head_revision():
+        await engine.dispose()
+        raise SchemaNotCurrentError(
+            "the database schema is not at the current migration; run `ocr-orchestrator db upgrade`"
+        )
     try:
         yield engine
     finally:
