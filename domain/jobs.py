@@ -1,0 +1,138 @@
+"""Jobs (SPEC §7): statuses, the only legal transitions, and the change functions a store
+applies atomically. Terminal states never change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from domain.errors import ConflictError
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class JobKind(StrEnum):
+    EXTRACT = "extract"
+    BATCH_DIR = "batch_extract"
+    BATCH_UPLOAD = "batch_extract_upload"
+    BATCH_RERUN = "batch_extract_rerun"
+
+
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELED}),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELED: frozenset(),
+}
+
+
+class IllegalTransitionError(ConflictError):
+    code = "conflict"
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: str
+    kind: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    owner_key_id: str
+    owner_role: str
+    request: dict[str, Any]
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    cancel_requested: bool = False
+    progress: dict[str, Any] | None = None
+    result_rel: str | None = None
+    result_meta: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    request_sha256: str | None = None
+    attempts: int = 0
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def new_job(*, job_id: str, kind: str, owner_key_id: str, owner_role: str, request: dict[str, Any],
+            at: datetime, total: int | None = None, idempotency_key: str | None = None,
+            request_sha256: str | None = None) -> Job:
+    return Job(job_id=job_id, kind=kind, status=JobStatus.QUEUED, created_at=at, updated_at=at,
+               owner_key_id=owner_key_id, owner_role=owner_role, request=request,
+               progress=queued_progress(total), idempotency_key=idempotency_key,
+               request_sha256=request_sha256)
+
+
+def queued_progress(total: int | None) -> dict[str, Any]:
+    return {"stage": "queued", "total": total, "done": 0, "ok": 0, "err": 0, "current": None}
+
+
+def can_transition(source: JobStatus, target: JobStatus) -> bool:
+    return target in ALLOWED[source]
+
+
+def advance(job: Job, target: JobStatus, *, at: datetime, **changes: Any) -> Job:
+    if not can_transition(job.status, target):
+        raise IllegalTransitionError(
+            f"job {job.job_id} cannot go from {job.status.value} to {target.value}",
+            details={"status": job.status.value, "target": target.value},
+        )
+    if target in TERMINAL:
+        changes.setdefault("finished_at", at)
+    return msgspec.structs.replace(job, status=target, updated_at=at, **changes)
+
+
+def start(job: Job, *, at: datetime) -> Job:
+    """queued → running; the attempt counter records every start."""
+    progress = dict(job.progress or queued_progress(None))
+    progress["stage"] = "running" if job.kind == JobKind.EXTRACT else "extracting"
+    return advance(job, JobStatus.RUNNING, at=at, started_at=at, attempts=job.attempts + 1, progress=progress)
+
+
+def finish(job: Job, target: JobStatus, *, at: datetime, result_rel: str | None = None,
+           result_meta: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> Job:
+    if target not in TERMINAL:
+        raise IllegalTransitionError(f"{target.value} is not a final status")
+    progress = dict(job.progress or queued_progress(None))
+    progress["stage"] = target.value
+    return advance(job, target, at=at, result_rel=result_rel, result_meta=result_meta, error=error,
+                   progress=progress)
+
+
+def request_cancel(job: Job, *, at: datetime) -> Job:
+    """A queued job is canceled at once and never runs; a running one is asked to stop."""
+    if job.status is JobStatus.QUEUED:
+        progress = dict(job.progress or queued_progress(None))
+        progress["stage"] = JobStatus.CANCELED.value
+        return advance(job, JobStatus.CANCELED, at=at, cancel_requested=True, progress=progress)
+    if job.status is JobStatus.RUNNING:
+        return msgspec.structs.replace(job, cancel_requested=True, updated_at=at)
+    raise IllegalTransitionError(f"job {job.job_id} is already {job.status.value}",
+                                 details={"status": job.status.value})
+
+
+def report_progress(job: Job, progress: dict[str, Any], *, at: datetime) -> Job:
+    """Progress (and the heartbeat in ``updated_at``) only moves while the job runs."""
+    if job.status is not JobStatus.RUNNING:
+        raise IllegalTransitionError(f"job {job.job_id} is {job.status.value}; progress is closed")
+    return msgspec.structs.replace(job, progress=progress, updated_at=at)
+
+
+def mark_stale(job: Job, *, at: datetime) -> Job:
+    """A running job whose runner died: failed with ``stale_after_restart`` (ADR 0005)."""
+    return finish(job, JobStatus.FAILED, at=at, result_rel=job.result_rel, result_meta=job.result_meta,
+                  error={"code": "stale_after_restart",
+                         "message": "the runner stopped while the job was running; finished items are kept",
+                         "retryable": True})
