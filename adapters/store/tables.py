@@ -1,7 +1,7 @@
 """Schema of the SQL stores (SQLAlchemy Core). Migrations in ``migrations/versions`` create it.
 
-The metadata is the target of every migration; a later table (``jobs``) is added here and
-in a new revision, never by editing ``0001_initial``. ``tests/unit/test_migrations.py``
+The metadata is the target of every migration; a later table (``jobs``: revision 0002) is
+added here and in a new revision, never by editing an earlier one. ``tests/unit/test_migrations.py``
 checks that the migrated schema and this metadata agree.
 """
 
@@ -83,3 +83,48 @@ Index(
     artifact_index.c.created_at.desc(),
     artifact_index.c.artifact_id.desc(),
 )
+
+# One row per job (SPEC §7). JSON columns keep key order and number forms on both dialects
+# (plain JSON, not JSONB). An idempotency key names one job per owner; NULL keys (none
+# given, or released after expiry) never collide, so a plain unique constraint suffices.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("owner_key_id", String(128), nullable=False),
+    Column("owner_role", String(32), nullable=False),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("request_json", JSON(none_as_null=True), nullable=False),
+    Column("progress_json", JSON(none_as_null=True), nullable=True),
+    Column("result_rel", String(512), nullable=True),
+    Column("result_meta_json", JSON(none_as_null=True), nullable=True),
+    Column("error_json", JSON(none_as_null=True), nullable=True),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_sha256", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    UniqueConstraint("owner_key_id", "idempotency_key"),
+)
+
+# Paging is newest first by (created_at, job_id) per owner or across owners (admin), with or
+# without a status filter; the status index read forwards also serves ids_with_status.
+Index(
+    "ix_jobs_owner_recent",
+    jobs.c.owner_key_id,
+    jobs.c.created_at.desc(),
+    jobs.c.job_id.desc(),
+)
+Index(
+    "ix_jobs_owner_status_recent",
+    jobs.c.owner_key_id,
+    jobs.c.status,
+    jobs.c.created_at.desc(),
+    jobs.c.job_id.desc(),
+)
+Index("ix_jobs_recent", jobs.c.created_at.desc(), jobs.c.job_id.desc())
+Index("ix_jobs_status_recent", jobs.c.status, jobs.c.created_at.desc(), jobs.c.job_id.desc())
