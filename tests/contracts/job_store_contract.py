@@ -144,8 +144,14 @@ class JobStoreContract:
         assert got.started_at is None and got.finished_at is None and got.error is None
         assert got.result_meta is None and got.result_rel is None and got.idempotency_key is None
         assert got.cancel_requested is False and got.attempts == 0
-        assert got.progress == {"stage": "queued", "total": None, "done": 0, "ok": 0,
-                                "err": 0, "current": None}
+        assert got.progress == {
+            "stage": "queued",
+            "total": None,
+            "done": 0,
+            "ok": 0,
+            "err": 0,
+            "current": None,
+        }
 
     async def test_naive_timestamps_are_refused(self, adapter: JobStore) -> None:
         with pytest.raises(ValueError):
@@ -237,21 +243,35 @@ class JobStoreContract:
     ) -> None:
         await adapter.create(job("job-1"))
         await adapter.update("job-1", lambda j: start(j, at=T1))
-        progress = {"stage": "extracting", "total": 3, "done": 1, "ok": 1, "err": 0,
-                    "current": {"file": "a.jpg", "nested": NESTED}}
+        progress = {
+            "stage": "extracting",
+            "total": 3,
+            "done": 1,
+            "ok": 1,
+            "err": 0,
+            "current": {"file": "a.jpg", "nested": NESTED},
+        }
         moved = await adapter.update("job-1", lambda j: report_progress(j, progress, at=T1))
         assert (await adapter.get("job-1")) == moved and moved.progress == progress
         asked = await adapter.update("job-1", lambda j: request_cancel(j, at=T2))
         assert asked.status is JobStatus.RUNNING and asked.cancel_requested is True
         done = await adapter.update(
             "job-1",
-            lambda j: finish(j, JobStatus.CANCELED, at=T2, result_rel="batches/x.json",
-                             result_meta={"partial": True, "items": NESTED}),
+            lambda j: finish(
+                j,
+                JobStatus.CANCELED,
+                at=T2,
+                result_rel="batches/x.json",
+                result_meta={"partial": True, "items": NESTED},
+            ),
         )
         got = await adapter.get("job-1")
         assert got == done
         assert got is not None and got.status is JobStatus.CANCELED and got.finished_at == T2
-        assert got.cancel_requested is True and got.result_meta == {"partial": True, "items": NESTED}
+        assert got.cancel_requested is True and got.result_meta == {
+            "partial": True,
+            "items": NESTED,
+        }
         assert got.progress is not None and got.progress["stage"] == "canceled"
         assert_utc(got.finished_at, got.updated_at)
 
@@ -259,15 +279,14 @@ class JobStoreContract:
         await adapter.create(job("job-1"))
         await adapter.update("job-1", lambda j: start(j, at=T1))
         error = {"code": "upstream_error", "message": "model down", "retryable": True}
-        failed = await adapter.update("job-1", lambda j: finish(j, JobStatus.FAILED, at=T2,
-                                                                error=error))
+        failed = await adapter.update(
+            "job-1", lambda j: finish(j, JobStatus.FAILED, at=T2, error=error)
+        )
         got = await adapter.get("job-1")
         assert got == failed and got is not None and got.error == error
         assert got.status is JobStatus.FAILED and got.result_rel is None
 
-    async def test_canceling_a_queued_job_ends_it_without_starting(
-        self, adapter: JobStore
-    ) -> None:
+    async def test_canceling_a_queued_job_ends_it_without_starting(self, adapter: JobStore) -> None:
         await adapter.create(job("job-1"))
         canceled = await adapter.update("job-1", lambda j: request_cancel(j, at=T1))
         got = await adapter.get("job-1")
@@ -284,9 +303,7 @@ class JobStoreContract:
             await adapter.update("job-1", lambda j: report_progress(j, {"stage": "x"}, at=T1))
         assert await adapter.get("job-1") == before
 
-    async def test_the_change_functions_error_propagates_unchanged(
-        self, adapter: JobStore
-    ) -> None:
+    async def test_the_change_functions_error_propagates_unchanged(self, adapter: JobStore) -> None:
         await adapter.create(job("job-1"))
         before = await adapter.get("job-1")
         boom = Boom("no")
@@ -316,15 +333,27 @@ class JobStoreContract:
 
         def rewrite(j: Job) -> Job:
             return msgspec.structs.replace(
-                start(j, at=T1), kind="other", owner_key_id="mallory", owner_role="admin",
-                request={"evil": True}, created_at=T2, idempotency_key="k2",
+                start(j, at=T1),
+                kind="other",
+                owner_key_id="mallory",
+                owner_role="admin",
+                request={"evil": True},
+                created_at=T2,
+                idempotency_key="k2",
                 request_sha256="0" * 64,
             )
 
         written = await adapter.update("job-1", rewrite)
         assert written.status is JobStatus.RUNNING
-        kept = ("kind", "owner_key_id", "owner_role", "request", "created_at",
-                "idempotency_key", "request_sha256")
+        kept = (
+            "kind",
+            "owner_key_id",
+            "owner_role",
+            "request",
+            "created_at",
+            "idempotency_key",
+            "request_sha256",
+        )
         for name in kept:
             assert getattr(written, name) == getattr(original, name), name
         assert await adapter.get("job-1") == written
@@ -369,9 +398,7 @@ class JobStoreContract:
         assert got == winners[0]
         assert got is not None and got.status is JobStatus.RUNNING and got.attempts == 1
 
-    async def test_cancel_racing_start_ends_in_a_consistent_state(
-        self, adapter: JobStore
-    ) -> None:
+    async def test_cancel_racing_start_ends_in_a_consistent_state(self, adapter: JobStore) -> None:
         for n in range(6):
             await adapter.create(job(f"job-{n}"))
 
@@ -471,8 +498,7 @@ class JobStoreContract:
             await adapter.create(job(f"job-{i}", T0 + timedelta(seconds=i)))
         first = await adapter.page(owner_key_id=None, status=None, limit=3)
         await adapter.create(job("newer", T0 + timedelta(hours=1)))
-        rest = await adapter.page(owner_key_id=None, status=None, limit=3,
-                                  cursor=first.next_cursor)
+        rest = await adapter.page(owner_key_id=None, status=None, limit=3, cursor=first.next_cursor)
         assert ids(first.items) == ["job-5", "job-4", "job-3"]
         assert ids(rest.items) == ["job-2", "job-1", "job-0"] and rest.next_cursor is None
 
@@ -515,9 +541,7 @@ class JobStoreContract:
     async def test_ping_succeeds(self, adapter: JobStore) -> None:
         await adapter.ping()
 
-    async def test_unreachable_database_is_storage_unavailable(
-        self, unreachable: JobStore
-    ) -> None:
+    async def test_unreachable_database_is_storage_unavailable(self, unreachable: JobStore) -> None:
         with pytest.raises(StorageUnavailableError) as caught:
             await unreachable.ping()
         assert caught.value.code == "storage_unavailable"

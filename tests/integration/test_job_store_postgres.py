@@ -54,8 +54,16 @@ async def test_starts_from_separate_engines_have_exactly_one_winner(engine: Asyn
     others = [create_engine_for(engine.url.render_as_string(hide_password=False)) for _ in range(3)]
     stores = [SqlJobStore(e) for e in (engine, *others)]
     try:
-        await stores[0].create(new_job(job_id="job-1", kind="extract", owner_key_id="alice",
-                                       owner_role="client", request={}, at=T0))
+        await stores[0].create(
+            new_job(
+                job_id="job-1",
+                kind="extract",
+                owner_key_id="alice",
+                owner_role="client",
+                request={},
+                at=T0,
+            )
+        )
         results = await asyncio.gather(
             *(stores[i % 4].update("job-1", lambda j: start(j, at=T1)) for i in range(24)),
             return_exceptions=True,

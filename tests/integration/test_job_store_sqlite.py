@@ -19,8 +19,15 @@ from tests.contracts.job_store_contract import T0, T1, JobStoreContract
 
 
 def _job(job_id: str) -> Job:
-    return new_job(job_id=job_id, kind="batch_extract", owner_key_id="alice",
-                   owner_role="client", request={}, at=T0, total=40)
+    return new_job(
+        job_id=job_id,
+        kind="batch_extract",
+        owner_key_id="alice",
+        owner_role="client",
+        request={},
+        at=T0,
+        total=40,
+    )
 
 
 @pytest.fixture

@@ -21,8 +21,16 @@ from domain.errors import (
 )
 from domain.jobs import Job, JobStatus
 
-_IMMUTABLE = ("job_id", "kind", "created_at", "owner_key_id", "owner_role", "request",
-              "idempotency_key", "request_sha256")
+_IMMUTABLE = (
+    "job_id",
+    "kind",
+    "created_at",
+    "owner_key_id",
+    "owner_role",
+    "request",
+    "idempotency_key",
+    "request_sha256",
+)
 
 
 class InMemoryJobStore:
