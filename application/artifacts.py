@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from application.ports.artifact_index import ArtifactIndex
+from application.ports.artifact_index import ArtifactIndex, IndexPage
 from application.ports.blobs import BlobStore
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal, can_see
@@ -34,6 +34,11 @@ class ArtifactReader:
         if not include_raw:
             artifact["raw"] = None
         return artifact
+
+    async def page(self, kind: ArtifactKind, principal: Principal, *, limit: int,
+                   cursor: str | None) -> IndexPage:
+        owner = None if principal.sees_everything() else principal.key_id
+        return await self._index.page(kind, owner_key_id=owner, limit=limit, cursor=cursor)
 
     async def list_extracts(self, day: str, limit: int) -> list[dict[str, Any]]:
         """Extract artifacts stored on ``day`` (YYYY-MM-DD), with their real creation times."""

@@ -16,11 +16,12 @@ import msgspec
 
 from application.extract_artifact import build_artifact
 from application.extract_types import DebugOverrides, ExtractCommand, ExtractFailure, ExtractResult
+from application.inputs import InputStore, ext_for
 from application.ports.artifact_index import ArtifactIndex, IndexEntry
 from application.ports.blobs import BlobStore
 from application.ports.images import ImageProbe
 from application.ports.inference import InferenceClient, InferenceFailure, InferenceRequest
-from domain.artifacts import ArtifactKind, artifact_rel, check_rel
+from domain.artifacts import ArtifactKind, artifact_rel
 from domain.auth import Principal, Scope, require_scopes
 from domain.errors import (
     ArtifactExistsError,
@@ -56,6 +57,7 @@ class Extractor:
         blobs: BlobStore,
         index: ArtifactIndex,
         images: ImageProbe,
+        inputs: InputStore,
         config: ExtractConfig,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -64,6 +66,7 @@ class Extractor:
         self._blobs = blobs
         self._index = index
         self._images = images
+        self._inputs = inputs
         self._config = config
         self._clock = clock
 
@@ -117,6 +120,23 @@ class Extractor:
         })
         return result
 
+    async def prepare_async(self, cmd: ExtractCommand, principal: Principal) -> dict[str, Any]:
+        """Validate an extract like ``run`` would (so bad input is a synchronous 4xx), store a
+        base64 image as an owner-scoped input, and return the job request — never base64."""
+        task = self._tasks.get(cmd.task_id)
+        request_id = check_id(cmd.request_id, "request_id")
+        self._apply_debug(task, cmd.debug, principal)
+        mime = check_mime_type(cmd.mime_type)
+        image, input_info = await self._load_image(cmd, principal)
+        await self._images.inspect(image)
+        if await self._index.get(ArtifactKind.EXTRACT, request_id) is not None:
+            raise ArtifactExistsError(f"an artifact for request_id {request_id} already exists")
+        ref = cmd.image_ref
+        if ref is None:
+            ref = await self._inputs.put_bytes(principal.key_id, image, ext_for(None, mime))
+        return {"task_id": task.task_id, "request_id": request_id, "image_ref": ref, "mime_type": mime,
+                "debug": msgspec.structs.asdict(cmd.debug) if cmd.debug else None}
+
     def _apply_debug(self, task: Task, debug: DebugOverrides | None, principal: Principal) -> tuple[Task, float, int]:
         temperature, max_tokens = self._config.temperature, self._config.max_tokens
         if debug is None or debug == DebugOverrides():
@@ -155,11 +175,7 @@ class Extractor:
         return data, info
 
     async def _read_input(self, ref: str, principal: Principal) -> bytes:
-        check_rel(ref)
-        if not ref.startswith(f"inputs/{principal.key_id}/"):
-            # Another owner's input is indistinguishable from a missing one.
-            raise NotFoundError("image_ref not found")
-        data = await self._blobs.get(ref)
+        data = await self._inputs.read(ref, principal)
         if len(data) > self._config.max_image_bytes:
             raise PayloadTooLargeError("the image is larger than MAX_IMAGE_BYTES",
                                        details={"max_bytes": self._config.max_image_bytes})

@@ -14,17 +14,27 @@ from dependency_injector import containers, providers
 from adapters.blobs.local import LocalBlobStore
 from adapters.blobs.s3 import S3BlobStore
 from adapters.blobs.s3_client import open_s3_client
+from adapters.files.data_root import LocalDataRoot
 from adapters.images.pillow import PillowImageProbe
 from adapters.inference.mock import MockInferenceClient
 from adapters.inference.vllm import VllmInferenceClient, build_http_client
+from adapters.runner.celery import CeleryJobQueue
+from adapters.runner.local import LocalJobRunner
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import create_engine_for
+from adapters.store.jobs import SqlJobStore
 from adapters.store.migrate import current_revision, head_revision, upgrade
 from application.artifacts import ArtifactReader
 from application.authenticate import Authenticator
+from application.batch_plans import BatchPlanner
+from application.batches import BatchRunner
 from application.extract import ExtractConfig, Extractor
 from application.inference_limit import ConcurrencyLimitedInference
+from application.inputs import InputStore
+from application.job_execution import JobExecutor
+from application.job_recovery import recover_jobs
+from application.jobs import JobService
 from domain.errors import StorageUnavailableError
 from domain.receipts.tasks import load_task_registry
 from entrypoints.pepper import resolve_pepper
@@ -90,6 +100,7 @@ class Container(containers.DeclarativeContainer):
     )
     api_key_store = providers.Singleton(SqlApiKeyStore, engine=auth_engine)
     artifact_index = providers.Singleton(SqlArtifactIndex, engine=jobs_engine)
+    job_store = providers.Singleton(SqlJobStore, engine=jobs_engine)
 
     blob_store = providers.Selector(
         providers.Callable(lambda s: s.storage_backend, settings),
@@ -133,11 +144,27 @@ class Container(containers.DeclarativeContainer):
         temperature=settings.provided.vllm_temperature, max_tokens=settings.provided.vllm_max_tokens,
         max_tokens_limit=settings.provided.vllm_max_tokens_limit, debug_mode=settings.provided.debug_mode,
     )
+    inputs = providers.Singleton(InputStore, blobs=blob_store)
+    data_root = providers.Singleton(LocalDataRoot, root=providers.Callable(Path, settings.provided.data_root))
     extractor = providers.Singleton(
         Extractor, tasks=tasks, inference=inference, blobs=blob_store, index=artifact_index,
-        images=image_probe, config=extract_config,
+        images=image_probe, inputs=inputs, config=extract_config,
     )
     artifacts = providers.Singleton(ArtifactReader, blobs=blob_store, index=artifact_index)
+    planner = providers.Singleton(BatchPlanner, tasks=tasks, data_root=data_root, index=artifact_index,
+                                  artifacts=artifacts)
+    batch_runner = providers.Singleton(BatchRunner, extractor=extractor, inputs=inputs, data_root=data_root,
+                                       blobs=blob_store, index=artifact_index)
+    executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
+                                   blobs=blob_store)
+    job_queue = providers.Selector(
+        providers.Callable(lambda s: s.jobs_backend, settings),
+        local=providers.Singleton(LocalJobRunner, execute=executor.provided.execute,
+                                  concurrency=settings.provided.jobs_max_concurrency),
+        celery=providers.Singleton(CeleryJobQueue, broker_url=settings.provided.celery_broker_url,
+                                   result_backend=settings.provided.celery_result_backend),
+    )
+    jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store)
 
 
 def build_container(settings: Settings) -> Container:
@@ -152,7 +179,11 @@ async def open_services(container: Container) -> Services:
     index = await resolve(container.artifact_index())
     blobs = await resolve(container.blob_store())
     inference = await resolve(container.inference())
-    probes = {"database": _all(api_keys.ping, index.ping), "storage": blobs.ping}
+    job_store = await resolve(container.job_store())
+    job_queue = await resolve(container.job_queue())
+    probes = {"database": _all(api_keys.ping, index.ping, job_store.ping), "storage": blobs.ping}
+    if settings.jobs_backend == "celery":
+        probes["broker"] = job_queue.ping
     if settings.inference_backend == "vllm":
         probes["inference"] = inference.ping
     return Services(
@@ -163,8 +194,30 @@ async def open_services(container: Container) -> Services:
         artifacts=await resolve(container.artifacts()),
         tasks=await resolve(container.tasks()),
         inference=inference,
+        inputs=await resolve(container.inputs()),
+        planner=await resolve(container.planner()),
+        batch_runner=await resolve(container.batch_runner()),
+        jobs=await resolve(container.jobs()),
+        job_store=job_store,
+        job_queue=job_queue,
+        executor=await resolve(container.executor()),
         readiness_probes=probes,
     )
+
+
+async def start_job_runner(services: Services) -> None:
+    """Local runner only: recover after a crash, then start the workers. Celery workers do
+    their own recovery (``ocr-orchestrator worker``)."""
+    queue = services.job_queue
+    if isinstance(queue, LocalJobRunner):
+        await recover_jobs(services.job_store, queue)
+        await queue.start()
+
+
+async def stop_job_runner(services: Services) -> None:
+    queue = services.job_queue
+    if isinstance(queue, LocalJobRunner):
+        await queue.stop()
 
 
 async def close_services(container: Container) -> None:

@@ -10,9 +10,15 @@ from typing import Any
 
 from application.artifacts import ArtifactReader
 from application.authenticate import Authenticator
+from application.batch_plans import BatchPlanner
+from application.batches import BatchRunner
 from application.extract import Extractor
 from application.inference_limit import ConcurrencyLimitedInference
+from application.inputs import InputStore
+from application.job_execution import JobExecutor
+from application.jobs import JobService
 from application.ports.api_keys import ApiKeyStore
+from application.ports.jobs import JobQueue, JobStore
 from domain.receipts.tasks import TaskRegistry
 from entrypoints.settings import Settings
 
@@ -33,6 +39,13 @@ class Services:
     artifacts: ArtifactReader
     tasks: TaskRegistry
     inference: ConcurrencyLimitedInference
+    inputs: InputStore
+    planner: BatchPlanner
+    batch_runner: BatchRunner
+    jobs: JobService
+    job_store: JobStore
+    job_queue: JobQueue
+    executor: JobExecutor
     readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     version: str = field(default_factory=package_version)
 

@@ -4,35 +4,46 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from application.artifacts import ArtifactReader
-from application.extract import Extractor
-from entrypoints.container import Container, build_container, close_services, open_services
+from entrypoints.container import (
+    Container,
+    build_container,
+    close_services,
+    open_services,
+    start_job_runner,
+    stop_job_runner,
+)
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestContextMiddleware
-from entrypoints.http.routes import artifacts, extract, health, me
+from entrypoints.http.routes import artifacts, batches, extract, health, jobs, me, runs
 from entrypoints.logs import configure_logging, register_secret
 from entrypoints.services import package_version
 from entrypoints.settings import load_settings
 
 ROUTES = [
-    health.health, health.ready, me.me, me.tasks, extract.extract,
+    health.health, health.ready, me.me, me.tasks, extract.extract, extract.extract_async,
+    batches.batch_extract, batches.batch_extract_async, batches.batch_extract_upload,
+    batches.batch_extract_upload_async, batches.batch_extract_rerun, batches.batch_extract_rerun_async,
+    jobs.get_job, jobs.job_result, jobs.cancel_job, jobs.list_jobs, runs.list_runs, runs.get_run,
     artifacts.run_item, artifacts.list_artifacts, artifacts.read_artifact, artifacts.read_raw,
 ]
 
+# Handlers receive use cases by name; each comes from the services the lifespan resolved.
+USE_CASES = ("extractor", "artifacts", "jobs", "planner", "batch_runner", "inputs")
 
-async def provide_extractor(request: Request) -> Extractor:
-    return request.app.state.services.extractor
 
+def _provider(name: str) -> Provide:
+    async def provide(request: Request) -> Any:
+        return getattr(request.app.state.services, name)
 
-async def provide_artifacts(request: Request) -> ArtifactReader:
-    return request.app.state.services.artifacts
+    return Provide(provide)
 
 
 def create_app(container: Container) -> Litestar:
@@ -40,18 +51,20 @@ def create_app(container: Container) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.services = await open_services(container)
+        services = await open_services(container)
+        app.state.services = services
+        await start_job_runner(services)
         try:
             yield
         finally:
+            await stop_job_runner(services)
             await close_services(container)
 
     app = Litestar(
         route_handlers=ROUTES,
         dependencies={
             "principal": Provide(provide_principal),
-            "extractor": Provide(provide_extractor),
-            "artifacts": Provide(provide_artifacts),
+            **{name: _provider(name) for name in USE_CASES},
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 
 from entrypoints.http.schemas import ErrorOut
 
@@ -18,3 +28,28 @@ def errors(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 AUTH = (401, 403)
+
+
+def _upload_form_schema() -> Schema:
+    return Schema(
+        type=OpenAPIType.OBJECT, required=["task_id", "files"],
+        properties={
+            "task_id": Schema(type=OpenAPIType.STRING),
+            "files": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                            description="repeated; at most MAX_BATCH_FILES, each at most MAX_IMAGE_BYTES"),
+            "concurrency": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=64, default=4),
+            "run_id": Schema(type=OpenAPIType.STRING, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
+            "limit": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=100_000),
+            "persist_inputs": Schema(type=OpenAPIType.BOOLEAN, default=True,
+                                     description="sync endpoint only; async always persists"),
+        },
+    )
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The upload body is streamed by hand (never buffered), so Litestar cannot infer it."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True, content={"multipart/form-data": OpenAPIMediaType(schema=_upload_form_schema())})

@@ -146,3 +146,105 @@ class ArtifactListOut(msgspec.Struct):
 class RawOut(msgspec.Struct):
     request_id: str
     raw: str | None
+
+
+DateStr = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Concurrency = Annotated[int, msgspec.Meta(ge=1, le=64)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+
+
+class BatchExtractIn(msgspec.Struct):
+    task_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    images_dir: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    glob: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] = "**/*"
+    concurrency: Concurrency = 4
+    run_id: IdStr | None = None
+    limit: Limit | None = None
+
+
+class BatchRerunIn(msgspec.Struct):
+    task_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    run_id: IdStr
+    batch_date: DateStr | None = None
+    max_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
+    concurrency: Concurrency = 4
+    new_run_id: IdStr | None = None
+    limit: Limit | None = None
+
+
+class BatchItemOut(msgspec.Struct):
+    file: str
+    request_id: str
+    input_ref: str | None
+    artifact_rel: str | None
+    ok: bool
+    parsed: dict[str, Any] | None
+    schema_valid: bool
+    schema_errors: list[SchemaErrorOut] | None
+    checks: list[CheckOut]
+    error: ExtractErrorOut | None
+    error_history: list[AttemptOut] | None
+    timings_ms: dict[str, int]
+
+
+class BatchExtractOut(msgspec.Struct):
+    run_id: str
+    created_at: str
+    task_id: str
+    images_dir: str | None
+    glob: str | None
+    concurrency: int
+    item_count: int
+    ok_count: int
+    error_count: int
+    artifact_rel: str
+    timings_ms: dict[str, int]
+    items: list[BatchItemOut]
+
+
+class JobAcceptedOut(msgspec.Struct):
+    job_id: str
+    status: str
+    poll_url: str
+
+
+class JobOut(msgspec.Struct):
+    job_id: str
+    kind: str
+    status: str
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    cancel_requested: bool
+    progress: dict[str, Any] | None
+    result: dict[str, Any] | None
+    result_rel: str | None
+    error: dict[str, Any] | None
+
+
+class JobListOut(msgspec.Struct):
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class JobCancelOut(msgspec.Struct):
+    job_id: str
+    status: str
+    cancel_requested: bool
+
+
+class RunSummaryOut(msgspec.Struct):
+    run_id: str
+    created_at: str
+    task_id: str | None
+    item_count: int | None
+    ok_count: int | None
+    error_count: int | None
+    artifact_rel: str
+    eval_summary: dict[str, Any] | None
+
+
+class RunListOut(msgspec.Struct):
+    items: list[RunSummaryOut]
+    next_cursor: str | None

@@ -1,0 +1,76 @@
+"""Content-addressed, owner-scoped input images: ``inputs/<owner>/<sha[:2]>/<sha><ext>``."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+
+from application.ports.blobs import BlobStore
+from domain.artifacts import check_rel
+from domain.auth import Principal
+from domain.errors import ArtifactExistsError, InvalidInputError, NotFoundError
+from domain.ids import check_id
+
+_EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+                "image/bmp": ".bmp", "image/tiff": ".tiff"}
+MIME_BY_EXT = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+               ".gif": "image/gif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
+
+
+def input_rel(owner_key_id: str, sha256_hex: str, ext: str) -> str:
+    check_id(owner_key_id, "owner")
+    return f"inputs/{owner_key_id}/{sha256_hex[:2]}/{sha256_hex}{ext}"
+
+
+def ext_for(filename: str | None, mime_type: str | None) -> str:
+    if filename and "." in filename:
+        ext = "." + filename.rsplit(".", 1)[-1].lower()
+        if ext in MIME_BY_EXT:
+            return ext
+    return _EXT_BY_MIME.get(mime_type or "", ".bin")
+
+
+def mime_for(path_or_ref: str) -> str:
+    ext = "." + path_or_ref.rsplit(".", 1)[-1].lower() if "." in path_or_ref else ""
+    return MIME_BY_EXT.get(ext, "image/jpeg")
+
+
+class InputStore:
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+
+    async def put_bytes(self, owner_key_id: str, data: bytes, ext: str) -> str:
+        rel = input_rel(owner_key_id, hashlib.sha256(data).hexdigest(), ext)
+        with contextlib.suppress(ArtifactExistsError):  # same content, same key: already stored
+            await self._blobs.put(rel, data, content_type=_content_type(ext))
+        return rel
+
+    async def put_stream(self, owner_key_id: str, sha256_hex: str, ext: str,
+                         chunks: AsyncIterator[bytes]) -> tuple[str, bool]:
+        """Store a stream whose sha256 the caller computed while receiving it.
+        Returns the ref and whether this call created it (False: the content was there)."""
+        rel = input_rel(owner_key_id, sha256_hex, ext)
+        if await self._blobs.exists(rel):
+            return rel, False
+        try:
+            await self._blobs.put_stream(rel, chunks, content_type=_content_type(ext))
+        except ArtifactExistsError:
+            return rel, False
+        return rel, True
+
+    async def read(self, ref: str, principal: Principal) -> bytes:
+        check_ref(ref)
+        if not ref.startswith(f"inputs/{principal.key_id}/"):
+            raise NotFoundError("image_ref not found")  # another owner's input looks missing
+        return await self._blobs.get(ref)
+
+
+def check_ref(ref: str) -> str:
+    if not ref.startswith("inputs/"):
+        raise InvalidInputError("image_ref must be an inputs/… reference", details={"field": "image_ref"})
+    return check_rel(ref)
+
+
+def _content_type(ext: str) -> str:
+    return MIME_BY_EXT.get(ext, "application/octet-stream")

@@ -1,0 +1,135 @@
+"""Executing one job: the same use cases as the sync endpoints, run by any runner (local
+asyncio or a Celery worker). Idempotent: a job that is no longer queued is skipped."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from application.batch_types import BatchPlan
+from application.batches import BatchRunner
+from application.extract import Extractor
+from application.extract_types import DebugOverrides, ExtractCommand
+from application.job_results import extract_response
+from application.ports.blobs import BlobStore
+from application.ports.jobs import JobStore
+from domain.artifacts import ArtifactKind, artifact_rel
+from domain.auth import ANONYMOUS, ANONYMOUS_KEY_ID, Principal, Role, scopes_for
+from domain.errors import DomainError, NotFoundError
+from domain.ids import utc_now
+from domain.jobs import (
+    IllegalTransitionError,
+    Job,
+    JobKind,
+    JobStatus,
+    finish,
+    report_progress,
+    start,
+)
+
+logger = logging.getLogger("ocr.jobs")
+
+
+def principal_of(job: Job) -> Principal:
+    if job.owner_key_id == ANONYMOUS_KEY_ID and job.owner_role == ANONYMOUS.role:
+        return ANONYMOUS
+    scopes = scopes_for(Role(job.owner_role)) if job.owner_role in Role.__members__.values() else ()
+    return Principal(key_id=job.owner_key_id, role=job.owner_role, scopes=scopes)
+
+
+class JobExecutor:
+    def __init__(self, *, store: JobStore, extractor: Extractor, batches: BatchRunner, blobs: BlobStore,
+                 clock: Callable[[], datetime] = utc_now, progress_interval_s: float = 0.5,
+                 cancel_check_interval_s: float = 0.2) -> None:
+        self._store = store
+        self._extractor = extractor
+        self._batches = batches
+        self._blobs = blobs
+        self._clock = clock
+        self._progress_interval_s = progress_interval_s
+        self._cancel_check_interval_s = cancel_check_interval_s
+
+    async def execute(self, job_id: str) -> None:
+        try:
+            job = await self._store.update(job_id, lambda j: start(j, at=self._clock()))
+        except (IllegalTransitionError, NotFoundError):
+            logger.info("job skipped: not queued", extra={"event": "job_skipped", "job_id": job_id})
+            return
+        logger.info("job started", extra={"event": "job_start", "job_id": job_id, "kind": job.kind})
+        started = time.perf_counter()
+        try:
+            status, body, meta = await self._run(job)
+            rel = artifact_rel(ArtifactKind.JOB, job_id, job.created_at)
+            await self._blobs.put(rel, msgspec.json.encode(body))
+            await self._finish(job_id, status, result_rel=rel, result_meta=meta)
+        except DomainError as exc:
+            await self._finish(job_id, JobStatus.FAILED, error={
+                "code": exc.code, "message": exc.message, "retryable": bool(exc.details.get("retryable"))})
+        except Exception:
+            logger.exception("job crashed", extra={"event": "job_error", "job_id": job_id})
+            await self._finish(job_id, JobStatus.FAILED, error={
+                "code": "internal_error", "message": "internal error", "retryable": False})
+        logger.info("job finished", extra={"event": "job_end", "job_id": job_id,
+                                           "duration_ms": int((time.perf_counter() - started) * 1000)})
+
+    async def _finish(self, job_id: str, status: JobStatus, **fields: Any) -> None:
+        try:
+            await self._store.update(job_id, lambda j: finish(j, status, at=self._clock(), **fields))
+        except IllegalTransitionError:  # marked stale meanwhile: terminal states never change
+            logger.warning("job already final", extra={"event": "job_finish_skipped", "job_id": job_id})
+
+    async def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
+        principal = principal_of(job)
+        if job.kind == JobKind.EXTRACT:
+            return await self._run_extract(job, principal)
+        plan = msgspec.convert(job.request["plan"], BatchPlan)
+        outcome = await self._batches.run(plan, principal, progress=self._progress_sink(job.job_id),
+                                          should_cancel=self._cancel_probe(job.job_id))
+        body = outcome.response
+        meta = {k: body[k] for k in ("run_id", "artifact_rel", "item_count", "ok_count", "error_count")}
+        return (JobStatus.CANCELED if outcome.canceled else JobStatus.SUCCEEDED), body, meta
+
+    async def _run_extract(self, job: Job, principal: Principal) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
+        req = job.request
+        debug = msgspec.convert(req["debug"], DebugOverrides) if req.get("debug") else None
+        result = await self._extractor.run(ExtractCommand(
+            task_id=req["task_id"], request_id=req["request_id"], mime_type=req.get("mime_type", "image/jpeg"),
+            image_ref=req["image_ref"], debug=debug), principal)
+        current = await self._store.get(job.job_id)
+        status = JobStatus.CANCELED if current and current.cancel_requested else JobStatus.SUCCEEDED
+        meta = {"request_id": result.request_id, "artifact_rel": result.artifact_rel, "ok": result.error is None,
+                "error_code": result.error.code if result.error else None}
+        return status, extract_response(result), meta
+
+    def _progress_sink(self, job_id: str):  # noqa: ANN202 - returns the batch runner's ProgressSink
+        last = {"at": 0.0}
+
+        async def sink(progress: dict[str, Any]) -> None:
+            now = time.monotonic()
+            final = progress["stage"] == "finalizing" or progress["done"] == progress["total"]
+            if not final and now - last["at"] < self._progress_interval_s:
+                return
+            last["at"] = now
+            with contextlib.suppress(IllegalTransitionError):  # finished elsewhere: the batch ends on its own
+                await self._store.update(job_id, lambda j: report_progress(j, progress, at=self._clock()))
+
+        return sink
+
+    def _cancel_probe(self, job_id: str):  # noqa: ANN202 - returns the batch runner's CancelProbe
+        state = {"at": 0.0, "cancel": False}
+
+        async def should_cancel() -> bool:
+            now = time.monotonic()
+            if not state["cancel"] and now - state["at"] >= self._cancel_check_interval_s:
+                state["at"] = now
+                job = await self._store.get(job_id)
+                state["cancel"] = job is None or job.cancel_requested or job.is_terminal
+            return state["cancel"]
+
+        return should_cancel

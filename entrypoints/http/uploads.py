@@ -1,0 +1,94 @@
+"""Reading a batch upload form and turning its files into stored inputs and a plan."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from litestar import Request
+
+from application.batch_plans import BatchPlanner
+from application.batch_types import BatchPlan
+from application.inputs import InputStore, ext_for
+from domain.auth import Principal
+from domain.errors import ValidationFailedError
+from domain.ids import is_valid_id
+from entrypoints.http.multipart import SpooledFile, UploadForm, receive_upload
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+@dataclass
+class BatchUpload:
+    task_id: str
+    concurrency: int
+    run_id: str | None
+    limit: int | None
+    persist_inputs: bool
+    form: UploadForm
+
+    @property
+    def files(self) -> list[SpooledFile]:
+        return self.form.files[: self.limit] if self.limit else self.form.files
+
+    def digest(self) -> str:
+        """Idempotency fingerprint: the fields and every file's name and content hash."""
+        h = hashlib.sha256(f"{self.task_id}|{self.concurrency}|{self.run_id}|{self.limit}|{self.persist_inputs}".encode())
+        for f in self.form.files:
+            h.update(f"|{f.filename}:{f.sha256}".encode())
+        return h.hexdigest()
+
+
+def _int_field(fields: dict[str, str], name: str, default: int | None, low: int, high: int,
+               errors: list[dict[str, str]]) -> int | None:
+    raw = fields.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors.append({"path": f"$.{name}", "message": "Expected an integer"})
+        return default
+    if not low <= value <= high:
+        errors.append({"path": f"$.{name}", "message": f"Expected an integer from {low} to {high}"})
+    return value
+
+
+async def read_upload(request: Request) -> BatchUpload:
+    settings = request.app.state.services.settings
+    form = await receive_upload(request, max_files=settings.max_batch_files, max_file_bytes=settings.max_image_bytes)
+    fields, errors = form.fields, []
+    task_id = fields.get("task_id", "").strip()
+    if not task_id:
+        errors.append({"path": "$.task_id", "message": "Object missing required field `task_id`"})
+    if not form.files:
+        errors.append({"path": "$.files", "message": "at least one file is required"})
+    run_id = fields.get("run_id", "").strip() or None
+    if run_id is not None and not is_valid_id(run_id):
+        errors.append({"path": "$.run_id", "message": "Expected `str` matching the id pattern"})
+    persist_raw = fields.get("persist_inputs", "").strip().lower()
+    if persist_raw and persist_raw not in _TRUE | _FALSE:
+        errors.append({"path": "$.persist_inputs", "message": "Expected a boolean"})
+    concurrency = _int_field(fields, "concurrency", 4, 1, 64, errors)
+    limit = _int_field(fields, "limit", None, 1, 100_000, errors)
+    if errors:
+        form.cleanup()
+        raise ValidationFailedError("the upload form failed validation", details={"errors": errors})
+    return BatchUpload(task_id=task_id, concurrency=concurrency or 4, run_id=run_id, limit=limit,
+                       persist_inputs=persist_raw not in _FALSE, form=form)
+
+
+async def store_and_plan(upload: BatchUpload, principal: Principal, planner: BatchPlanner, inputs: InputStore,
+                         *, allow_ephemeral: bool) -> BatchPlan:
+    run_id = await planner.new_run_id(upload.run_id)
+    ephemeral = allow_ephemeral and not upload.persist_inputs
+    stored, created_now = [], []
+    for f in upload.files:
+        ref, created = await inputs.put_stream(principal.key_id, f.sha256, ext_for(f.filename, f.content_type),
+                                               f.chunks())
+        stored.append((f.filename, ref))
+        if created:
+            created_now.append(ref)
+    return await planner.from_uploads(task_id=upload.task_id, uploads=stored, concurrency=upload.concurrency,
+                                      run_id=run_id, limit=None, persist_inputs=not ephemeral,
+                                      ephemeral_refs=created_now if ephemeral else None, checked=True)
