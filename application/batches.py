@@ -98,7 +98,7 @@ class BatchRunner:
                     ref = await self._inputs.put_bytes(principal.key_id, data, ext_for(item.file, None))
             result = await self._extractor.run(
                 ExtractCommand(task_id=plan.task_id, request_id=request_id, mime_type=mime_for(item.file),
-                               image_bytes=data, input_ref=ref), principal)
+                               image_bytes=data, input_ref=ref, source_name=item.file), principal)
         except DomainError as exc:
             error = {"code": exc.code, "message": exc.message, "retryable": bool(exc.details.get("retryable")),
                      "details": {k: v for k, v in exc.details.items() if k != "retryable"}}

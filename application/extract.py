@@ -88,7 +88,7 @@ class Extractor:
             InferenceRequest(
                 request_id=request_id, image=image, mime_type=info.mime_type, prompt=task.prompt,
                 schema_name=task.schema_name, json_schema=task.json_schema,
-                temperature=temperature, max_tokens=max_tokens,
+                temperature=temperature, max_tokens=max_tokens, source_name=cmd.source_name,
             )
         )
         inference_ms = int((time.perf_counter() - inference_started) * 1000)

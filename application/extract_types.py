@@ -23,6 +23,7 @@ class ExtractCommand(msgspec.Struct, frozen=True, kw_only=True):
     image_ref: str | None = None
     image_bytes: bytes | None = None  # CLI and batches hand over bytes they already hold
     input_ref: str | None = None  # the stored input the bytes came from, recorded in the artifact
+    source_name: str | None = None  # the file name of a batch item
     debug: DebugOverrides | None = None
 
 

@@ -116,7 +116,8 @@ class Container(containers.DeclarativeContainer):
 
     model_client = providers.Selector(
         providers.Callable(lambda s: s.inference_backend, settings),
-        mock=providers.Singleton(MockInferenceClient, max_attempts=settings.provided.vllm_retry_max_attempts),
+        mock=providers.Singleton(MockInferenceClient, max_attempts=settings.provided.vllm_retry_max_attempts,
+                                 latency_ms=settings.provided.mock_latency_ms),
         vllm=providers.Singleton(
             VllmInferenceClient, http=providers.Resource(vllm_http, settings),
             base_url=settings.provided.vllm_base_url, api_key=settings.provided.vllm_api_key,

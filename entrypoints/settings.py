@@ -40,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vllm_max_model_len: int = 4096
     vllm_response_format: str = "json_schema"
     inference_max_concurrency: int = 32
+    mock_latency_ms: int = 0
 
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str = ""

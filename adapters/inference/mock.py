@@ -47,16 +47,23 @@ def _schema_violation(schema: dict[str, Any]) -> Any:
     return candidates[0]
 
 
+def _trigger(request: InferenceRequest) -> str:
+    name = (request.source_name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return name if name.startswith("mock_") else request.request_id
+
+
 class MockInferenceClient:
     def __init__(
         self,
         model_id: str = "mock",
         *,
         max_attempts: int = 3,
+        latency_ms: int = 0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._model_id = model_id
         self._max_attempts = max(1, max_attempts)
+        self._latency_s = max(0, latency_ms) / 1000
         self._sleep = sleep
 
     @property
@@ -83,7 +90,10 @@ class MockInferenceClient:
         return outcome
 
     async def _answer(self, request: InferenceRequest) -> InferenceOutcome:
-        rid = request.request_id
+        # Triggers come from the request id or, for batch items (whose ids are hashes), the file name.
+        rid = _trigger(request)
+        if self._latency_s:
+            await self._sleep(self._latency_s)
         if rid.startswith("mock_fail_upstream"):
             return self._upstream_failure(request)
         slow = _SLOW.match(rid)

@@ -21,6 +21,7 @@ class InferenceRequest(msgspec.Struct, frozen=True, kw_only=True):
     json_schema: dict[str, Any]
     temperature: float
     max_tokens: int
+    source_name: str | None = None  # the input's file name in a batch, for logs and mock triggers
 
 
 class AttemptFailure(msgspec.Struct, frozen=True, kw_only=True):
