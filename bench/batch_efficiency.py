@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import secrets
 import sys
 import time
@@ -98,7 +99,9 @@ async def extract_mode(ctx: Ctx) -> dict[str, Any]:
 
 def _ideal(wall_s: float, n: int, latency_ms: float, capacity: int) -> dict[str, Any]:
     ideal = ideal_s(n, latency_ms, capacity)
+    waves = math.ceil(n / capacity) * latency_ms / 1000  # whole waves: the real lower bound
     return {"ideal_s": round(ideal, 3), "ratio": round(wall_s / ideal, 3),
+            "waves_bound_s": round(waves, 3), "ratio_to_waves_bound": round(wall_s / waves, 3),
             "goal_ratio_le_1_15": wall_s / ideal <= 1.15}
 
 
