@@ -46,7 +46,7 @@ def principal_of(job: Job) -> Principal:
 class JobExecutor:
     def __init__(self, *, store: JobStore, extractor: Extractor, batches: BatchRunner, blobs: BlobStore,
                  clock: Callable[[], datetime] = utc_now, progress_interval_s: float = 0.5,
-                 cancel_check_interval_s: float = 0.2) -> None:
+                 cancel_check_interval_s: float = 0.05) -> None:
         self._store = store
         self._extractor = extractor
         self._batches = batches

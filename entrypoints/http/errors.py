@@ -59,7 +59,7 @@ def validation_handler(_: Request, exc: ValidationException) -> Response[dict[st
             key = item.get("key")
             path = "$" if key in (None, "data") else f"$.{key}"
             errors.append({"path": path, "message": str(item.get("message", "invalid value"))})
-    return envelope(422, "validation_error", "the request body failed validation", {"errors": errors})
+    return envelope(422, "validation_error", "the request failed validation", {"errors": errors})
 
 
 def http_error_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter
 
@@ -38,11 +38,12 @@ async def get_job(job_id: FromPath[str], principal: NamedDependency[Principal], 
 
 @get("/v1/jobs/{job_id:str}/result", tags=["jobs"], summary="The full result of a finished job",
      responses=errors(400, *AUTH, 404, 409))
-async def job_result(job_id: FromPath[str], principal: NamedDependency[Principal],
+async def job_result(request: Request, job_id: FromPath[str], principal: NamedDependency[Principal],
                      jobs: NamedDependency[JobService]) -> dict[str, Any]:
     require_scopes(principal, Scope.EXTRACT_RUN)
     result = await jobs.result(job_id, principal)
-    if "raw" in result and not principal.has_scope(Scope.DEBUG_READ_RAW):
+    show_raw = request.app.state.services.settings.debug_mode and principal.has_scope(Scope.DEBUG_READ_RAW)
+    if "raw" in result and not show_raw:  # same rule as the sync extract
         result["raw"] = None
     return result
 

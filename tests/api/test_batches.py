@@ -1,0 +1,175 @@
+"""Batches (SPEC §6.3): directory, upload and rerun; sync and async; ordering, failures, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.batches_helpers import upload, wait_done
+from tests.api.conftest import Api, assert_envelope
+from tests.support.images import image_bytes
+
+
+@pytest.fixture
+def data_dir(api: Api) -> Path:
+    root = Path(api.settings.data_root)
+    (root / "set1" / "sub").mkdir(parents=True)
+    for i, name in enumerate(["b.png", "a.png", "sub/c.png", "notes.txt", "mock_fail_json_d.png"]):
+        (root / "set1" / name).write_bytes(b"text" if name.endswith(".txt") else image_bytes(size=(40 + i, 30)))
+    return root
+
+
+def test_directory_batch_runs_images_in_path_order_and_survives_item_failures(api: Api, data_dir: Path) -> None:
+    r = api.client.post("/v1/batch_extract", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": "set1", "run_id": "dir-run-1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["file"] for i in body["items"]] == ["a.png", "b.png", "mock_fail_json_d.png", "sub/c.png"]
+    assert (body["item_count"], body["ok_count"], body["error_count"]) == (4, 3, 1)
+    failed = body["items"][2]
+    assert failed["ok"] is False and failed["error"]["code"] == "invalid_model_output" and failed["artifact_rel"]
+    for index, item in enumerate(body["items"]):
+        expected = hashlib.sha256(f"receipt_fields_v1|dir-run-1|{index}|{item['file']}".encode()).hexdigest()[:32]
+        assert item["request_id"] == expected and item["input_ref"].startswith("inputs/admin-key/")
+        assert (api.artifacts_dir / item["artifact_rel"]).is_file()
+    assert api.artifact(body["artifact_rel"])["run_id"] == "dir-run-1"
+
+
+def test_directory_batch_limit_glob_and_run_listing(api: Api, data_dir: Path) -> None:
+    r = api.client.post("/v1/batch_extract", headers=api.auth("client"), json={
+        "task_id": "receipt_fields_v1", "images_dir": "set1", "glob": "*.png", "limit": 2})
+    body = r.json()
+    assert [i["file"] for i in body["items"]] == ["a.png", "b.png"]
+    runs = api.client.get("/v1/runs", headers=api.auth("client")).json()
+    assert runs["items"][0]["run_id"] == body["run_id"] and runs["items"][0]["item_count"] == 2
+    assert runs["items"][0]["eval_summary"] is None
+    assert api.client.get("/v1/runs", headers=api.auth("other")).json()["items"] == []
+    assert api.client.get(f"/v1/runs/{body['run_id']}", headers=api.auth("client")).json()["run_id"] == body["run_id"]
+    assert_envelope(api.client.get(f"/v1/runs/{body['run_id']}", headers=api.auth("other")), 404, "not_found")
+
+
+@pytest.mark.parametrize("images_dir", ["../", "/etc", "set1/../../", "missing"])
+def test_directory_outside_data_root_is_refused(api: Api, data_dir: Path, images_dir: str) -> None:
+    r = api.client.post("/v1/batch_extract", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": images_dir})
+    assert_envelope(r, 400, "bad_request")
+
+
+def test_symlink_escape_is_refused(api: Api, data_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(image_bytes())
+    os.symlink(outside, data_dir / "link")
+    r = api.client.post("/v1/batch_extract", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": "link"})
+    assert_envelope(r, 400, "bad_request")
+    os.symlink(outside / "secret.png", data_dir / "set1" / "evil.png")
+    body = api.client.post("/v1/batch_extract", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": "set1"}).json()
+    assert "evil.png" not in [i["file"] for i in body["items"]]
+
+
+def test_duplicate_run_id_is_409(api: Api, data_dir: Path) -> None:
+    body = {"task_id": "receipt_fields_v1", "images_dir": "set1", "run_id": "dup-run"}
+    assert api.client.post("/v1/batch_extract", headers=api.auth(), json=body).status_code == 200
+    assert_envelope(api.client.post("/v1/batch_extract", headers=api.auth(), json=body), 409, "artifact_exists")
+
+
+def test_bad_concurrency_and_unknown_task(api: Api, data_dir: Path) -> None:
+    r = api.client.post("/v1/batch_extract", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": "set1", "concurrency": 65})
+    assert_envelope(r, 422, "validation_error")
+    r = api.client.post("/v1/batch_extract", headers=api.auth(), json={"task_id": "nope", "images_dir": "set1"})
+    assert_envelope(r, 404, "unknown_task")
+
+
+def test_upload_batch_keeps_order_with_duplicate_names(api: Api) -> None:
+    files = [("x.png", image_bytes(size=(30, 30))), ("x.png", image_bytes(size=(31, 30))),
+             ("mock_fail_upstream.png", image_bytes(size=(32, 30))), ("bad.png", b"not an image")]
+    r = upload(api, files, run_id="up-1")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["file"] for i in body["items"]] == ["x.png", "x.png", "mock_fail_upstream.png", "bad.png"]
+    assert len({i["request_id"] for i in body["items"]}) == 4
+    codes = [i["error"]["code"] if i["error"] else None for i in body["items"]]
+    assert codes == [None, None, "upstream_unavailable", "bad_request"]
+    assert body["items"][2]["error"]["retryable"] is True and body["items"][2]["artifact_rel"]
+
+
+def test_upload_without_persist_removes_new_inputs(api: Api) -> None:
+    body = upload(api, [("a.png", image_bytes(size=(50, 50)))], persist_inputs="false").json()
+    assert body["items"][0]["input_ref"] is None and body["ok_count"] == 1
+    assert not list((api.artifacts_dir / "inputs").rglob("*.png"))
+
+
+def test_upload_limits(make_api: Any) -> None:
+    api = make_api(max_batch_files=2, max_image_bytes=5000)
+    small = image_bytes(size=(10, 10))
+    assert_envelope(upload(api, [("a.png", small)] * 3), 413, "payload_too_large")
+    assert_envelope(upload(api, [("big.bmp", image_bytes("BMP", (100, 100)))]), 413, "payload_too_large")
+    r = api.client.post("/v1/batch_extract_upload", headers=api.auth(), json={"task_id": "x"})
+    assert_envelope(r, 415, "unsupported_media_type")
+    r = api.client.post("/v1/batch_extract_upload", headers=api.auth(), data={"task_id": "receipt_fields_v1"},
+                        files=[("other", ("a.png", small, "image/png"))])
+    assert_envelope(r, 400, "bad_request")
+    error = assert_envelope(upload(api, [("a.png", small)], concurrency="0"), 422, "validation_error")
+    assert error["details"]["errors"][0]["path"] == "$.concurrency"
+    assert list((api.artifacts_dir).rglob("*.part")) == []
+
+
+def test_upload_limit_field_applies_before_processing(api: Api) -> None:
+    files = [(f"{i}.png", image_bytes(size=(20 + i, 20))) for i in range(4)]
+    assert upload(api, files, limit=2).json()["item_count"] == 2
+
+
+def test_rerun_from_stored_inputs_with_another_task(api: Api) -> None:
+    first = upload(api, [("a.png", image_bytes()), ("b.png", image_bytes(size=(70, 70)))], run_id="src-1").json()
+    r = api.client.post("/v1/batch_extract_rerun", headers=api.auth(), json={
+        "task_id": "items_light_v1", "run_id": "src-1", "new_run_id": "rerun-1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["task_id"] == "items_light_v1" and body["ok_count"] == 2
+    assert [i["input_ref"] for i in body["items"]] == [i["input_ref"] for i in first["items"]]
+    assert api.artifact(body["artifact_rel"])["source_run_id"] == "src-1"
+    assert_envelope(api.client.post("/v1/batch_extract_rerun", headers=api.auth("other"), json={
+        "task_id": "items_light_v1", "run_id": "src-1"}), 404, "not_found")
+    assert_envelope(api.client.post("/v1/batch_extract_rerun", headers=api.auth(), json={
+        "task_id": "items_light_v1", "run_id": "src-1", "batch_date": "2001-01-01"}), 404, "not_found")
+
+
+def test_rerun_items_without_input_are_errors_never_server_reads(api: Api) -> None:
+    upload(api, [("a.png", image_bytes())], run_id="eph-1", persist_inputs="false")
+    body = api.client.post("/v1/batch_extract_rerun", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "run_id": "eph-1"}).json()
+    assert body["error_count"] == 1 and body["items"][0]["error"]["code"] == "input_missing"
+
+
+def test_async_upload_batch_with_progress_and_result(api: Api) -> None:
+    files = [(f"{i:02d}.png", image_bytes(size=(20 + i, 20))) for i in range(6)]
+    r = upload(api, files, path="/v1/batch_extract_upload_async", concurrency=3)
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["status"] == "queued" and accepted["poll_url"] == f"/v1/jobs/{accepted['job_id']}"
+    assert r.headers["location"] == accepted["poll_url"] and int(r.headers["retry-after"]) >= 1
+    job = wait_done(api, accepted["job_id"])
+    assert job["status"] == "succeeded" and job["kind"] == "batch_extract_upload"
+    assert job["progress"] == {"stage": "succeeded", "total": 6, "done": 6, "ok": 6, "err": 0, "current": None}
+    assert job["result"]["item_count"] == 6 and job["started_at"] and job["finished_at"]
+    result = api.client.get(f"/v1/jobs/{accepted['job_id']}/result", headers=api.auth()).json()
+    assert [i["file"] for i in result["items"]] == [f"{i:02d}.png" for i in range(6)]
+    assert job["result"]["run_id"] == result["run_id"]
+
+
+def test_async_directory_and_rerun_batches(api: Api, data_dir: Path) -> None:
+    r = api.client.post("/v1/batch_extract_async", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": "set1", "run_id": "async-dir"})
+    assert r.status_code == 202
+    assert wait_done(api, r.json()["job_id"])["result"]["item_count"] == 4
+    r = api.client.post("/v1/batch_extract_rerun_async", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "run_id": "async-dir"})
+    assert r.status_code == 202
+    assert wait_done(api, r.json()["job_id"])["result"]["item_count"] == 4
