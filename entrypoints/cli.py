@@ -20,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default: PORT or 8080")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
+    sub.add_parser("worker", help="run the Celery worker that executes jobs (JOBS_BACKEND=celery)")
+
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it once")
     create.add_argument("--key-id", required=True)
@@ -27,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("--key-id", required=True)
     keys.add_parser("list", help="list keys (never their secrets)")
+
+    from entrypoints.cli_extract import add_parser as add_extract
+
+    add_extract(sub)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations to every configured database")
@@ -45,12 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             from entrypoints.serve import serve
 
             return serve(settings, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "worker":
+            from entrypoints.worker import run_worker
+
+            return run_worker(settings)
         from entrypoints import cli_admin
 
         if args.command == "keys":
             return asyncio.run(cli_admin.keys_command(settings, args))
         if args.command == "db":
             return asyncio.run(cli_admin.db_upgrade(settings))
+        if args.command == "extract":
+            from entrypoints.cli_extract import run_extract
+
+            return asyncio.run(run_extract(settings, args))
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

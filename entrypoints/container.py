@@ -6,7 +6,7 @@ One Selector per swappable port; only the selected branch is ever opened. Resour
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -19,6 +19,7 @@ from adapters.images.pillow import PillowImageProbe
 from adapters.inference.mock import MockInferenceClient
 from adapters.inference.vllm import VllmInferenceClient, build_http_client
 from adapters.runner.celery import CeleryJobQueue
+from adapters.runner.celery_worker import CeleryJobWorker
 from adapters.runner.local import LocalJobRunner
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
@@ -245,3 +246,22 @@ async def upgrade_databases(settings: Settings) -> list[str]:
             await engine.dispose()
         done.append(engine.url.render_as_string(hide_password=True))
     return done
+
+
+# `ocr-orchestrator worker` (ADR 0050). The worker resolves only what it runs; the Celery
+# consumer is reached through here because only this module imports adapters.
+
+
+async def open_worker_services(container: Container) -> tuple[SqlJobStore, JobExecutor]:
+    """The job store and the executor, with the executor's heartbeat from the settings."""
+    settings: Settings = container.settings()
+    container.executor.add_kwargs(heartbeat_s=settings.jobs_heartbeat_s)
+    return await resolve(container.job_store()), await resolve(container.executor())
+
+
+def celery_job_worker(settings: Settings, execute: Callable[[str], None]) -> CeleryJobWorker:
+    return CeleryJobWorker(
+        broker_url=settings.celery_broker_url, result_backend=settings.celery_result_backend,
+        queue=settings.celery_queue, concurrency=settings.jobs_max_concurrency, log_level=settings.log_level,
+        execute=execute,
+    )

@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jobs_max_concurrency: int = 2
     celery_broker_url: str = "redis://127.0.0.1:6379/0"
     celery_result_backend: str | None = None
+    celery_queue: str = "ocr-jobs"
+    jobs_heartbeat_s: float = 10.0  # a running job refreshes updated_at this often (ADR 0005)
+    jobs_stale_after_s: float = 120.0  # a worker fails running jobs whose heartbeat is older
 
     auth_enabled: bool = True
     api_key_pepper: str | None = None
@@ -189,5 +192,12 @@ def _check(settings: Settings) -> None:
     for name in _POSITIVE:
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name.upper()} must be at least 1")
+    if settings.jobs_heartbeat_s <= 0:
+        raise SettingsError("JOBS_HEARTBEAT_S must be positive")
+    if settings.jobs_stale_after_s < 2 * settings.jobs_heartbeat_s:
+        # A live job misses a beat now and then (a slow write); one miss must not fail it.
+        raise SettingsError("JOBS_STALE_AFTER_S must be at least twice JOBS_HEARTBEAT_S")
+    if settings.mock_latency_ms < 0:
+        raise SettingsError("MOCK_LATENCY_MS must not be negative")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
