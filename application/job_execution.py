@@ -3,10 +3,11 @@ asyncio or a Celery worker). Idempotent: a job that is no longer queued is skipp
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +47,7 @@ def principal_of(job: Job) -> Principal:
 class JobExecutor:
     def __init__(self, *, store: JobStore, extractor: Extractor, batches: BatchRunner, blobs: BlobStore,
                  clock: Callable[[], datetime] = utc_now, progress_interval_s: float = 0.5,
-                 cancel_check_interval_s: float = 0.05) -> None:
+                 cancel_check_interval_s: float = 0.05, heartbeat_s: float | None = 10.0) -> None:
         self._store = store
         self._extractor = extractor
         self._batches = batches
@@ -54,6 +55,7 @@ class JobExecutor:
         self._clock = clock
         self._progress_interval_s = progress_interval_s
         self._cancel_check_interval_s = cancel_check_interval_s
+        self._heartbeat_s = heartbeat_s
 
     async def execute(self, job_id: str) -> None:
         try:
@@ -63,20 +65,51 @@ class JobExecutor:
             return
         logger.info("job started", extra={"event": "job_start", "job_id": job_id, "kind": job.kind})
         started = time.perf_counter()
-        try:
-            status, body, meta = await self._run(job)
-            rel = artifact_rel(ArtifactKind.JOB, job_id, job.created_at)
-            await self._blobs.put(rel, msgspec.json.encode(body))
-            await self._finish(job_id, status, result_rel=rel, result_meta=meta)
-        except DomainError as exc:
-            await self._finish(job_id, JobStatus.FAILED, error={
-                "code": exc.code, "message": exc.message, "retryable": bool(exc.details.get("retryable"))})
-        except Exception:
-            logger.exception("job crashed", extra={"event": "job_error", "job_id": job_id})
-            await self._finish(job_id, JobStatus.FAILED, error={
-                "code": "internal_error", "message": "internal error", "retryable": False})
+        async with self._heartbeat(job_id):
+            status, fields = await self._outcome(job)
+        await self._finish(job_id, status, **fields)
         logger.info("job finished", extra={"event": "job_end", "job_id": job_id,
                                            "duration_ms": int((time.perf_counter() - started) * 1000)})
+
+    async def _outcome(self, job: Job) -> tuple[JobStatus, dict[str, Any]]:
+        try:
+            status, body, meta = await self._run(job)
+            rel = artifact_rel(ArtifactKind.JOB, job.job_id, job.created_at)
+            await self._blobs.put(rel, msgspec.json.encode(body))
+            return status, {"result_rel": rel, "result_meta": meta}
+        except DomainError as exc:
+            return JobStatus.FAILED, {"error": {
+                "code": exc.code, "message": exc.message, "retryable": bool(exc.details.get("retryable"))}}
+        except Exception:
+            logger.exception("job crashed", extra={"event": "job_error", "job_id": job.job_id})
+            return JobStatus.FAILED, {"error": {
+                "code": "internal_error", "message": "internal error", "retryable": False}}
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, job_id: str) -> AsyncIterator[None]:
+        """Refresh ``updated_at`` while the job runs, so a sweep can tell a live job from one
+        whose worker died (ADR 0005). Batches also beat through their progress reports."""
+        if not self._heartbeat_s:
+            yield
+            return
+        beat = asyncio.create_task(self._beat(job_id, self._heartbeat_s), name=f"job-heartbeat-{job_id}")
+        try:
+            yield
+        finally:
+            beat.cancel()
+            # gather, not a bare await: a cancellation of execute itself must still propagate.
+            await asyncio.gather(beat, return_exceptions=True)
+
+    async def _beat(self, job_id: str, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self._store.update(job_id, lambda j: report_progress(j, j.progress or {}, at=self._clock()))
+            except (IllegalTransitionError, NotFoundError):
+                return  # final (or marked stale) elsewhere: nothing left to keep alive
+            except DomainError as exc:  # the database hiccuped: the next beat may get through
+                logger.warning("job heartbeat failed", extra={"event": "job_heartbeat_error", "job_id": job_id,
+                                                              "error": exc.code})
 
     async def _finish(self, job_id: str, status: JobStatus, **fields: Any) -> None:
         try:

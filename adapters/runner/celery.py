@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.runner.celery_app import EXECUTE_JOB_TASK, make_celery_app
+from adapters.runner.celery_app import EXECUTE_JOB_TASK, JOBS_QUEUE, make_celery_app
 from domain.errors import UpstreamUnavailableError
 
 
 class CeleryJobQueue:
-    def __init__(self, *, broker_url: str, result_backend: str | None = None) -> None:
-        self._app = make_celery_app(broker_url, result_backend)
+    def __init__(self, *, broker_url: str, result_backend: str | None = None, queue: str = JOBS_QUEUE) -> None:
+        self._app = make_celery_app(broker_url, result_backend, queue=queue)
 
     async def enqueue(self, job_id: str) -> None:
         try:
