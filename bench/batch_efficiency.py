@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from bench import harness, loadgen
-from bench.overhead import extract_requests
+from bench.overhead import extract_requests, start_profiler, stop_profiler
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 UPLOAD_ASYNC = "/v1/batch_extract_upload_async"
@@ -80,11 +80,19 @@ async def extract_mode(ctx: Ctx) -> dict[str, Any]:
     warm = await loadgen.run(harness.HOST, ctx.server.port, lambda i: request_for(10**7 + i),  # type: ignore[attr-defined]
                              total=a.warmup, concurrency=a.client_concurrency, max_seconds=60)
     print(f"warm-up: {len(warm.ok)}/{len(warm.replies)} ok")
+    profiler = start_profiler(ctx.server.pid, a.py_spy) if a.py_spy else None
+    if profiler:
+        await asyncio.sleep(1.0)  # let py-spy attach
     ctx.sim_reset()
     cpu0 = ctx.server.cpu_seconds()
-    result = await loadgen.run(harness.HOST, ctx.server.port, request_for, total=a.n,  # type: ignore[attr-defined]
-                               concurrency=a.client_concurrency, max_seconds=a.max_seconds)
+    split0 = ctx.server.cpu_split()
+    with harness.ForeignCpu(ctx.server, ctx.sim) as foreign:
+        result = await loadgen.run(harness.HOST, ctx.server.port, request_for, total=a.n,  # type: ignore[attr-defined]
+                                   concurrency=a.client_concurrency, max_seconds=a.max_seconds)
     server_cpu = ctx.server.cpu_seconds() - cpu0
+    split = [round(b - a, 2) for a, b in zip(split0, ctx.server.cpu_split(), strict=True)]
+    if profiler:
+        stop_profiler(profiler)
     model_errors = sum(json.loads(r.body).get("error") is not None for r in result.ok)
     capacity = min(a.capacity, a.inference_max_concurrency)
     return {"mode": "extract", "n": a.n, "done": len(result.replies), "ok": len(result.ok),
@@ -94,6 +102,7 @@ async def extract_mode(ctx: Ctx) -> dict[str, Any]:
             "latency_ms": harness.summarize_ms([r.latency_s for r in result.ok]),
             "server_cpu_util": round(server_cpu / result.wall_s, 2),
             "server_cpu_ms_per_req": round(server_cpu * 1000 / max(1, len(result.replies)), 2),
+            "server_cpu_user_sys_s": split, "foreign_cpu_cores": foreign.foreign_cores,
             **_ideal(result.wall_s, a.n, a.latency_ms, capacity)}
 
 
@@ -118,6 +127,7 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
     with httpx.Client(base_url=ctx.base_url, headers=ctx.auth, timeout=300) as http:
         ctx.sim_reset()
         cpu0 = ctx.server.cpu_seconds()
+        foreign = harness.ForeignCpu(ctx.server, ctx.sim).start()
         started = time.perf_counter()
         handles = [p.open("rb") for p in files]
         try:
@@ -148,6 +158,7 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
             progress = state.get("progress") or {}
             print(f"  poll {polls}: {status} {progress.get('done')}/{progress.get('total')}")
         finished = time.perf_counter()
+        foreign.stop()
         server_cpu = ctx.server.cpu_seconds() - cpu0
         result = http.get(f"/v1/jobs/{job['job_id']}/result")
         body = result.json() if result.status_code == 200 else {}
@@ -157,7 +168,8 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
             "error_count": body.get("error_count"), "upload_s": round(accepted - started, 3),
             "processing_s": round(finished - accepted, 3), "wall_s": round(wall, 3),
             "effective_capacity": capacity, "batch_concurrency": a.batch_concurrency,
-            "server_cpu_util": round(server_cpu / wall, 2), **_ideal(wall, a.n, a.latency_ms, capacity)}
+            "server_cpu_util": round(server_cpu / wall, 2),
+            "foreign_cpu_cores": foreign.foreign_cores, **_ideal(wall, a.n, a.latency_ms, capacity)}
 
 
 def run(ctx: Ctx, work: Path) -> dict[str, Any]:
@@ -173,8 +185,9 @@ def print_report(r: dict[str, Any]) -> None:
           f"({'meets' if r['goal_ratio_le_1_15'] else 'MISSES'} the 1.15× goal)")
     sim = r["sim"]
     print(f"    sim vLLM: {sim['count']} completions, max concurrency {sim['max_concurrency']}"
-          f" (capacity {r['effective_capacity']}), busy span {sim['busy_span_s']} s;"
-          f" server CPU util {r['server_cpu_util']} cores")
+          f" (capacity {r['effective_capacity']}), {sim['connections']} TCP connections,"
+          f" busy span {sim['busy_span_s']} s;"
+          f" server CPU util {r['server_cpu_util']} cores; other processes {r['foreign_cpu_cores']} cores")
     if r["mode"] == "extract":
         lat = r["latency_ms"]
         print(f"    ok {r['ok']}/{r['done']} statuses {r['statuses']} model_errors {r['model_errors']};"
@@ -196,6 +209,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-concurrency", type=int, default=64, help="batch mode (1..64)")
     p.add_argument("--warmup", type=int, default=64, help="extract mode warm-up calls")
     p.add_argument("--max-seconds", type=float, default=300.0)
+    p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for the server (experiments, e.g. VLLM_HTTP_MAX_KEEPALIVE=64)")
+    p.add_argument("--py-spy", metavar="OUT", help="extract mode: profile the server with py-spy "
+                   "(collapsed stacks, GIL holder only; perturbs the numbers)")
     return p.parse_args(argv)
 
 
@@ -207,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         with sim:
             env = harness.base_env(
                 work, INFERENCE_BACKEND="vllm", VLLM_BASE_URL=f"http://{harness.HOST}:{sim.port}/v1",  # type: ignore[attr-defined]
-                VLLM_MODEL="sim-model", INFERENCE_MAX_CONCURRENCY=str(args.inference_max_concurrency))
+                VLLM_MODEL="sim-model", INFERENCE_MAX_CONCURRENCY=str(args.inference_max_concurrency),
+                **dict(item.split("=", 1) for item in args.server_env))
+            harness.prepare_database(env, work)
             api_key = harness.create_admin_key(env, work)
             with harness.orchestrator(env, work) as server:
                 ctx = Ctx(args, server, sim, api_key)
@@ -218,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                     return 2
     report = {"bench": "batch_efficiency", **harness.machine(), "sim_latency_ms": args.latency_ms,
               "sim_capacity": args.capacity,
-              "inference_max_concurrency": args.inference_max_concurrency, **report}
+              "inference_max_concurrency": args.inference_max_concurrency,
+              "server_env": args.server_env, **report}
     print_report(report)
     print(json.dumps(report))
     return 0

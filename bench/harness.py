@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import random
+import resource
 import secrets
 import signal
 import socket
@@ -49,6 +50,48 @@ def machine() -> dict[str, Any]:
             "cpu_model": model, "python": platform.python_version()}
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class ForeignCpu:
+    """CPU used by processes other than ours during a measurement (another test run, ...).
+
+    ``foreign_cores`` well above ~0.05 means the numbers were taken on a busy machine.
+    """
+
+    def __init__(self, *procs: Proc) -> None:
+        self.procs = procs
+
+    def start(self) -> ForeignCpu:
+        self._t0 = time.monotonic()
+        self._busy0 = machine_busy_s()
+        self._ours0 = self_cpu_s() + sum(p.cpu_seconds() for p in self.procs)
+        return self
+
+    def stop(self) -> None:
+        wall = time.monotonic() - self._t0
+        ours = self_cpu_s() + sum(p.cpu_seconds() for p in self.procs) - self._ours0
+        foreign = max(0.0, machine_busy_s() - self._busy0 - ours)
+        self.foreign_cores = round(foreign / wall, 2) if wall else 0.0
+        self.loadavg_1m = os.getloadavg()[0]
+
+    def __enter__(self) -> ForeignCpu:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def base_env(workdir: Path, **extra: str) -> dict[str, str]:
     """A self-contained service: temp SQLite, temp local storage, auth on, quiet logs."""
     env = {
@@ -64,7 +107,18 @@ def base_env(workdir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def create_admin_key(env: dict[str, str], cwd: Path, key_id: str = "bench-admin") -> str:
+def prepare_database(env: dict[str, str], cwd: Path) -> None:
+    """Apply migrations when the bench runs against DATABASE_URL (PostgreSQL must be migrated)."""
+    if not env.get("DATABASE_URL"):
+        return
+    result = subprocess.run([str(BIN), "db", "upgrade"], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
+    if result.returncode != 0:
+        raise RuntimeError(f"db upgrade failed: {result.stderr[-2000:]}")
+
+
+def create_admin_key(env: dict[str, str], cwd: Path, key_id: str | None = None) -> str:
+    key_id = key_id or f"bench-admin-{secrets.token_hex(4)}"
     result = subprocess.run([str(BIN), "keys", "create", "--key-id", key_id, "--role", "admin"],
                             env={**os.environ, **env}, capture_output=True, text=True,
                             timeout=60, check=False, cwd=cwd)
@@ -121,8 +175,13 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far."""
+        user, system = self.cpu_split()
+        return user + system
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the process (all threads) so far."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
     def memory_kb(self) -> dict[str, int]:
         """VmRSS / VmHWM (peak RSS) in kB."""

@@ -22,7 +22,9 @@ import asyncio
 import base64
 import json
 import secrets
+import signal
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,15 +85,40 @@ def print_phase(r: dict[str, Any]) -> None:
     print(f"    overhead ms      p50 {ovh['p50']}  p90 {ovh['p90']}  p99 {ovh['p99']}"
           f"   (wall - inference); outside use case p50 {r['outside_use_case_ms']['p50']} ms")
     print(f"    CPU ms/req server {r['server_cpu_ms_per_req']} (util {r['server_cpu_util']} cores)"
-          f"  client {r['client_cpu_ms_per_req']}")
+          f"  client {r['client_cpu_ms_per_req']}; other processes {r['foreign_cpu_cores']} cores")
+
+
+def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy (pip install py-spy) sampling the server; collapsed stacks for flame graphs."""
+    argv = [str(harness.VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--output", out,
+            "--format", "raw", "--rate", "200", "--nonblocking", "--gil"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def run_phase(name: str, server: harness.Proc, request_for, *, total: int,
-                    concurrency: int, max_seconds: float, client: str) -> dict[str, Any]:
+                    concurrency: int, max_seconds: float, client: str,
+                    profile: str | None = None) -> dict[str, Any]:
+    profiler = start_profiler(server.pid, profile) if profile else None
+    if profiler:
+        await asyncio.sleep(1.0)  # let py-spy attach
     cpu0 = server.cpu_seconds()
-    result = await loadgen.run(harness.HOST, server.port, request_for, total=total,  # type: ignore[attr-defined]
-                               concurrency=concurrency, max_seconds=max_seconds, client=client)
+    with harness.ForeignCpu(server) as foreign:
+        result = await loadgen.run(harness.HOST, server.port, request_for, total=total,  # type: ignore[attr-defined]
+                                   concurrency=concurrency, max_seconds=max_seconds, client=client)
     report = phase_report(name, result, server.cpu_seconds() - cpu0)
+    report["foreign_cpu_cores"] = foreign.foreign_cores
+    if profiler:
+        stop_profiler(profiler)
+        report["profile"] = profile
     print_phase(report)
     return report
 
@@ -114,7 +141,7 @@ async def bench(args: argparse.Namespace, server: harness.Proc, api_key: str) ->
     serial = await run_phase("serial", server, shifted(args.serial), total=args.serial,
                              concurrency=1, **common)
     load = await run_phase("load", server, shifted(args.requests), total=args.requests,
-                           concurrency=args.concurrency, **common)
+                           concurrency=args.concurrency, profile=args.py_spy, **common)
     return {"bench": "overhead", **harness.machine(), "task": args.task, "image_bytes": len(png),
             "client": args.client, "concurrency": args.concurrency,
             "serial": serial, "load": load,
@@ -132,6 +159,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=120.0, help="cap per phase")
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
     parser.add_argument("--image-size", default="320x240")
+    parser.add_argument("--py-spy", metavar="OUT", help="profile the load phase with py-spy "
+                        "into OUT (collapsed stacks; perturbs the numbers: use a separate run)")
     parser.add_argument("--keep-logs", action="store_true", help="print the server log tail")
     return parser.parse_args(argv)
 
@@ -141,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     with harness.workdir("overhead") as tmp:
         work = Path(tmp)
         env = harness.base_env(work, INFERENCE_BACKEND="mock")
+        harness.prepare_database(env, work)
         api_key = harness.create_admin_key(env, work)
         server = harness.orchestrator(env, work)
         with server:

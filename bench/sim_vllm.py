@@ -44,6 +44,7 @@ class Stats:
     waiting: int = 0  # queued for a slot
     max_waiting: int = 0
     models_count: int = 0
+    connections: int = 0  # TCP connections accepted (churn shows a client pool too small)
     first_at: float = 0.0
     last_at: float = 0.0
 
@@ -51,6 +52,7 @@ class Stats:
         return {"count": self.count, "in_flight": self.in_flight,
                 "max_concurrency": self.max_concurrency, "waiting": self.waiting,
                 "max_waiting": self.max_waiting, "models_count": self.models_count,
+                "connections": self.connections,
                 "busy_span_s": round(max(0.0, self.last_at - self.first_at), 3)}
 
 
@@ -86,7 +88,7 @@ class SimVllm:
             return 200, self.stats.as_dict()
         if method == "POST" and path == "/__stats/reset":
             old = self.stats
-            old.count = old.models_count = 0
+            old.count = old.models_count = old.connections = 0
             old.max_concurrency, old.max_waiting = old.in_flight, old.waiting
             old.first_at = old.last_at = 0.0
             return 200, {"ok": True}
@@ -146,6 +148,7 @@ class SimVllm:
     # --- HTTP/1.1 -------------------------------------------------------------------------
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
         try:
             while True:
                 try:

@@ -125,6 +125,7 @@ def measure(args: argparse.Namespace, server: harness.Proc, api_key: str, files:
         sampler = RssSampler(server)
         sampler.start()
         sampler.phase = "upload"
+        foreign = harness.ForeignCpu(server).start()
         started = time.perf_counter()
         job = post_batch(http, files, args.task, args.concurrency)
         accepted = time.perf_counter()
@@ -132,6 +133,7 @@ def measure(args: argparse.Namespace, server: harness.Proc, api_key: str, files:
         sampler.phase = "job"
         state = wait_job(http, job, deadline)
         finished = time.perf_counter()
+        foreign.stop()
         sampler.stop()
         after = server.memory_kb()
         result = http.get(f"/v1/jobs/{job['job_id']}/result")
@@ -157,7 +159,7 @@ def measure(args: argparse.Namespace, server: harness.Proc, api_key: str, files:
         "hwm_reset": hwm_reset,
         "hwm_after_upload_growth_mb": round((after_upload["VmHWM"] - base) / 1024, 1) if hwm_reset else None,
         "hwm_end_growth_mb": round((after["VmHWM"] - base) / 1024, 1) if hwm_reset else None,
-        "rss_samples": sampler.samples,
+        "rss_samples": sampler.samples, "foreign_cpu_cores": foreign.foreign_cores,
         "goal_upload_growth_lt_100mb": growth_upload < 100,
     }
 
@@ -186,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
               f" in {time.perf_counter() - t0:.1f} s")
         env = harness.base_env(work, INFERENCE_BACKEND="mock",
                                MAX_REQUEST_BYTES=str(args.max_request_mb * MiB))
+        harness.prepare_database(env, work)
         api_key = harness.create_admin_key(env, work)
         with harness.orchestrator(env, work) as server:
             try:
