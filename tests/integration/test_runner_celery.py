@@ -21,7 +21,12 @@ from domain.jobs import JobKind, JobStatus, new_job, start
 from entrypoints.container import Container, build_container, close_services, open_services
 from entrypoints.services import Services
 from entrypoints.settings import load_settings
-from tests.contracts.job_runner_contract import JobRunnerContract, submit_extract, wait_for
+from tests.contracts.job_runner_contract import (
+    JobRunnerContract,
+    submit_batch,
+    submit_extract,
+    wait_for,
+)
 from tests.integration.test_runner_local import runner_env
 from tests.support.process import cli
 from tests.support.worker_process import WorkerProcess
@@ -119,3 +124,14 @@ async def test_a_late_redelivery_of_a_finished_job_is_skipped(runner: CeleryHarn
 def test_the_worker_refuses_to_run_without_the_celery_backend(tmp_path: Path) -> None:
     result = cli(runner_env(tmp_path, JOBS_BACKEND="local"), "worker", timeout=30)
     assert result.returncode == 2 and "JOBS_BACKEND=celery" in result.stderr
+
+
+async def test_sigterm_lets_the_running_batch_finish_before_the_worker_exits(runner: CeleryHarness) -> None:
+    job = await submit_batch(runner, count=6, slow_ms=200, concurrency=2)
+    worker = await runner.start()
+    await wait_for(runner.services, job.job_id, lambda j: j.status is JobStatus.RUNNING)
+    assert await asyncio.to_thread(worker.stop) == 0  # warm shutdown: waits for the job
+    done = await runner.services.job_store.get(job.job_id)
+    assert done is not None and done.status is JobStatus.SUCCEEDED and done.progress["done"] == 6
+    events = [r.get("event") for r in worker.log_records()]
+    assert events.index("job_end") < events.index("worker_stop")
