@@ -158,12 +158,13 @@ class Container(containers.DeclarativeContainer):
     batch_runner = providers.Singleton(BatchRunner, extractor=extractor, inputs=inputs, data_root=data_root,
                                        blobs=blob_store, index=artifact_index)
     executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
-                                   blobs=blob_store)
+                                   blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s)
     job_queue = providers.Selector(
         providers.Callable(lambda s: s.jobs_backend, settings),
         local=providers.Singleton(LocalJobRunner, execute=executor.provided.execute,
                                   concurrency=settings.provided.jobs_max_concurrency),
         celery=providers.Singleton(CeleryJobQueue, broker_url=settings.provided.celery_broker_url,
+                                   queue=settings.provided.celery_queue,
                                    result_backend=settings.provided.celery_result_backend),
     )
     jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store)
@@ -255,7 +256,6 @@ async def upgrade_databases(settings: Settings) -> list[str]:
 async def open_worker_services(container: Container) -> tuple[SqlJobStore, JobExecutor]:
     """The job store and the executor, with the executor's heartbeat from the settings."""
     settings: Settings = container.settings()
-    container.executor.add_kwargs(heartbeat_s=settings.jobs_heartbeat_s)
     return await resolve(container.job_store()), await resolve(container.executor())
 
 

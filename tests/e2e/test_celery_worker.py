@@ -48,8 +48,9 @@ def extract_artifacts(artifacts: Path) -> dict[str, tuple[str, int]]:
 
 def test_a_worker_killed_mid_batch_leaves_a_failed_job_and_untouched_artifacts(
         tmp_path: Path, redis_url: str) -> None:
-    # The default queue name: the API takes it from the container (CELERY_QUEUE), the worker too.
+    # A queue of its own, so concurrent test sessions sharing Redis never take each other's jobs.
     env = {**base_env(tmp_path), "JOBS_BACKEND": "celery", "CELERY_BROKER_URL": redis_url,
+           "CELERY_QUEUE": f"e2e-{tmp_path.name}",
            "JOBS_MAX_CONCURRENCY": "1", "JOBS_HEARTBEAT_S": "1", "JOBS_STALE_AFTER_S": "3"}
     worker_env = {**env, "MOCK_LATENCY_MS": "250"}
     key = create_key(env, "celery-e2e", "client")
