@@ -1,8 +1,8 @@
 """The mock chat model's answer: the SPEC §9.2 template filled from the site text, without a
 model (SPEC §9.6, ADR 0071). Deterministic: the same prompt always gives the same answer.
 
-* the site text is what follows the prompt's site-text marker line (the last one), else what
-  follows the class table's closing ``}``, else the whole message;
+* the site text is what follows the prompt's «Текст сайта:» line after the class table
+  (``domain.site.prompt``), else what follows the table, else the whole message;
 * DESCRIPTION: the first two sentences;
 * PRODCLASS: the class whose name shares the most word stems with the text (ties: lowest id;
   none shared: an id picked by a hash of the text);
@@ -50,17 +50,15 @@ _STOP = frozenset(
 
 
 def site_text(message: str) -> str:
-    """The site text inside a user message built by the prompt builder."""
-    markers = list(_MARKER.finditer(message))
-    if markers:
-        return message[markers[-1].end():].strip()
-    tables = list(_TABLE_END.finditer(message))
-    if tables:
-        table = tables[-1]
-        rest = message[table.end():].strip()
-        first, _, after = rest.partition("\n")
-        return after.strip() if first.rstrip().endswith(":") else rest
-    return message.strip()
+    """The site text inside a user message built by the prompt builder: after the first marker
+    line («Текст сайта:») that follows the class table — the site text itself may hold such a
+    line — else after the table, else after the first marker, else the whole message."""
+    table = _TABLE_END.search(message)
+    start = table.end() if table else 0
+    marker = _MARKER.search(message, start)
+    if marker is not None:
+        return message[marker.end():].strip()
+    return message[start:].strip()
 
 
 def compose_answer(message: str) -> str:

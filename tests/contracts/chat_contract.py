@@ -17,6 +17,8 @@ import pytest
 
 from application.ports.chat import ChatMessage, ChatModel, ChatReply, ModelCall
 from domain.errors import DomainError, UpstreamTimeoutError, UpstreamUnavailableError
+from domain.site.prodclass import load_prodclasses
+from domain.site.prompt import SYSTEM_PROMPT, build_user_prompt
 
 FAULTS = ("upstream_unavailable", "timeout")
 MODEL = "gpt-4o"
@@ -27,17 +29,11 @@ SITE_TEXT = (
 )
 
 
-def site_messages(text: str = SITE_TEXT) -> list[ChatMessage]:
-    """System + user messages shaped like the analyzer's prompt, site text last."""
-    return [
-        ChatMessage("system", "Answer with the template only."),
-        ChatMessage(
-            "user",
-            "Describe the company.\n[DESCRIPTION]=[…]\n"
-            'IB_PRODCLASS = {\n1:"Металлургия"\n2:"Пищевая промышленность"\n}\n'
-            f"SITE_TEXT:\n{text}",
-        ),
-    ]
+def site_messages(text: str = SITE_TEXT, *, company_name: str | None = None) -> list[ChatMessage]:
+    """The analyzer's messages (``domain.site.prompt``) for ``text``."""
+    classes = [(c.id, c.name) for c in load_prodclasses()]
+    user = build_user_prompt(text_par=text, classes=classes, company_name=company_name, okved=None)
+    return [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", user)]
 
 
 def calls_of(error: DomainError) -> list[ModelCall]:
