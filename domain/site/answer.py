@@ -56,12 +56,13 @@ class SiteAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _NAMES = "|".join(sorted(TAGS, key=len, reverse=True))
-_BOLD = r"\*\*"
+_BOLD = r"(?:\*\*)"
 _SEP = r"(?:[:=]{1,2}|[-–—])"
+_LEAD = r"(?:^[ \t]*(?:[-*•#>]+|\d{1,2}[.)])[ \t]*)"  # a bullet, heading mark or number
 _TAG = re.compile(
-    rf"{_BOLD}?\[[ \t]*{_BOLD}?(?P<bracketed>(?i:{_NAMES}))(?!\w){_BOLD}?[ \t]*\]?{_BOLD}?[ \t]*{_SEP}?"
-    rf"|{_BOLD}[ \t]*(?P<bold>(?i:{_NAMES}))(?!\w)[ \t]*{_SEP}?[ \t]*{_BOLD}[ \t]*{_SEP}?"
-    rf"|^[ \t]*(?:(?:[-*•#>]+|\d{{1,2}}[.)])[ \t]*)?(?P<line>(?i:{_NAMES}))(?!\w)[ \t]*{_SEP}"
+    rf"{_LEAD}?{_BOLD}?\[[ \t]*{_BOLD}?(?P<bracketed>(?i:{_NAMES}))(?!\w){_BOLD}?[ \t]*\]?{_BOLD}?[ \t]*{_SEP}?"
+    rf"|{_LEAD}?{_BOLD}[ \t]*(?P<bold>(?i:{_NAMES}))(?!\w)[ \t]*{_SEP}?[ \t]*{_BOLD}[ \t]*{_SEP}?"
+    rf"|^[ \t]*{_LEAD}?(?P<line>(?i:{_NAMES}))(?!\w)[ \t]*{_SEP}"
     rf"|(?<!\w)(?P<caps>{_NAMES})(?!\w)[ \t]*{_SEP}",
     re.MULTILINE,
 )
