@@ -1,5 +1,5 @@
 """Model call cost (SPEC §9.5): a price table in USD per 1M tokens and the cost formula
-``(input − cached)·in + cached·cached_in + output·out``, per 1M tokens (ADR 0069).
+``(input − cached)·in + cached·cached_in + output·out``, per 1M tokens (ADR 0067).
 
 The table is the packaged ``domain/prices.json``; a deployment may build its own with
 ``PriceTable.from_mapping``. Dated names (``gpt-4o-2024-11-20``) are priced as their base

@@ -3,7 +3,7 @@ rounded to 4 decimals, so a score lies in [0, 1] and 0.5 means "orthogonal".
 
 A vector without direction (all zeros, or holding NaN/inf) scores **0.0** against
 anything: it carries no evidence, and 0.5 would clear the default thresholds
-(guess 0.3, match 0.45) and invent a match out of nothing (ADR 0065).
+(guess 0.3, match 0.45) and invent a match out of nothing (ADR 0066).
 """
 
 from __future__ import annotations
