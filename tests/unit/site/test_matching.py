@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -170,18 +168,14 @@ def test_matches_are_stable_under_permutation_of_the_catalog(picks, queries, rnd
     assert match_items(names, vectors, Catalog.build(shuffled, dim=3)) == base
 
 
-# --- speed --------------------------------------------------------------------------------
+# Speed is measured in bench/catalog_matching.py, never asserted in tests.
 
-def test_30_items_against_1000_rows_of_3072_dims_match_well_under_100_ms() -> None:
+
+def test_a_full_size_catalog_matches_every_item() -> None:
     rng = np.random.default_rng(7)
     items = [CatalogItem(id=i, name=f"item {i}", vec=rng.standard_normal(3072).tolist()) for i in range(1000)]
     c = Catalog.build(items, dim=3072)
-    vectors = rng.standard_normal((30, 3072)).astype(np.float32)
-    texts = [f"query {i}" for i in range(30)]
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        out = match_items(texts, vectors, c)
-        best = min(best, time.perf_counter() - started)
-    assert len(out) == 30
-    assert best < 0.1, f"{best * 1000:.1f} ms"
+    vectors = np.stack([np.asarray(items[i * 7].vec, dtype=np.float32) for i in range(30)])
+    out = match_items([f"query {i}" for i in range(30)], vectors, c)
+    assert [m.match_id for m in out] == [i * 7 for i in range(30)]
+    assert all(m.score == 1.0 and m.source == "embedding" for m in out)
