@@ -58,12 +58,14 @@ class SiteAnswer(msgspec.Struct, frozen=True, kw_only=True):
 _NAMES = "|".join(sorted(TAGS, key=len, reverse=True))
 _BOLD = r"(?:\*\*)"
 _SEP = r"(?:[:=]{1,2}|[-–—])"
-_LEAD = r"(?:^[ \t]*(?:[-*•#>]+|\d{1,2}[.)])[ \t]*)"  # a bullet, heading mark or number
+_SP = r"[ \t]*+"  # possessive: runs of blanks never backtrack (no quadratic inputs)
+_BULLET = r"(?:[-*•#>]{1,3}|\d{1,2}[.)])"
+_LEAD = rf"(?:^{_SP}{_BULLET}{_SP})"  # a bullet, heading mark or number before the tag
 _TAG = re.compile(
-    rf"{_LEAD}?{_BOLD}?\[[ \t]*{_BOLD}?(?P<bracketed>(?i:{_NAMES}))(?!\w){_BOLD}?[ \t]*\]?{_BOLD}?[ \t]*{_SEP}?"
-    rf"|{_LEAD}?{_BOLD}[ \t]*(?P<bold>(?i:{_NAMES}))(?!\w)[ \t]*{_SEP}?[ \t]*{_BOLD}[ \t]*{_SEP}?"
-    rf"|^[ \t]*{_LEAD}?(?P<line>(?i:{_NAMES}))(?!\w)[ \t]*{_SEP}"
-    rf"|(?<!\w)(?P<caps>{_NAMES})(?!\w)[ \t]*{_SEP}",
+    rf"{_LEAD}?{_BOLD}?\[{_SP}{_BOLD}?(?P<bracketed>(?i:{_NAMES}))(?!\w){_BOLD}?{_SP}\]?{_BOLD}?{_SP}{_SEP}?"
+    rf"|{_LEAD}?{_BOLD}{_SP}(?P<bold>(?i:{_NAMES}))(?!\w)(?:{_SP}{_SEP})?{_SP}{_BOLD}{_SP}{_SEP}?"
+    rf"|^{_SP}(?:{_BULLET}{_SP})?(?P<line>(?i:{_NAMES}))(?!\w){_SP}{_SEP}"
+    rf"|(?<!\w)(?P<caps>{_NAMES})(?!\w){_SP}{_SEP}",
     re.MULTILINE,
 )
 _FENCE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)

@@ -46,6 +46,7 @@ _TRAILING = ".,;:!"
 _WRAPPING_QUOTES = {"«": "»", '"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "`": "`"}
 _PUNCTUATION_ONLY = re.compile(r"[\W_]*")
 _BULLET = re.compile(r"^(?:[•·‣▪●◦]\s*|[-*–—]+\s+|\d{1,3}[.)](?=\s|[^\W\d_])\s*)")
+_MAX_UNWRAP = 4
 _SPLIT = re.compile(r"[;\n\r]+")
 
 
@@ -61,11 +62,12 @@ def is_empty_marker(text: str) -> bool:
 def clean_item(raw: str) -> str:
     """One list item without bullet, emphasis, wrapping quotes/brackets and edge spaces."""
     item = raw.strip()
-    previous = None
-    while item != previous:
+    for _ in range(_MAX_UNWRAP):  # «- **"Трубы"**» needs three passes; bounded against «[[[[…]]]]»
         previous = item
         item = _BULLET.sub("", item).strip()
         item = _unwrap(item).rstrip(_TRAILING).strip()
+        if item == previous:
+            break
     return item
 
 
