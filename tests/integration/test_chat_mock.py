@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.chat.mock import NOT_THE_TEMPLATE, MockChatModel
 from adapters.chat.mock_answer import best_class, compose_answer, site_text
@@ -102,3 +104,12 @@ async def test_trigger_inside_the_text_is_ignored() -> None:
     reply = await MockChatModel().complete(site_messages(SITE_TEXT + " mock_fail_upstream"),
                                            model="m")
     assert reply.calls[0].ok
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(min_size=1, max_size=400))
+def test_any_site_text_gives_a_parseable_answer(text: str) -> None:
+    if not text.strip() or text.lstrip().startswith("mock_fail"):
+        return
+    answer = parse_answer(compose_answer(user_message(text)))
+    assert int(answer.prodclass_raw) in class_by_id()
