@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 
 from adapters.chat.params import SamplingParams
-from adapters.chat.transport import (
+from adapters.chat.wire import MalformedResponse, answered_model, message_text, usage_of
+from adapters.openai_http.transport import (
     Exchange,
     Failure,
     RetryPolicy,
     malformed,
     port_error,
 )
-from adapters.chat.wire import MalformedResponse, answered_model, message_text, usage_of
 from application.ports.chat import ChatMessage, ChatReply, ModelCall, TokenUsage
 from domain.errors import UpstreamUnavailableError
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.chat.transport import Failure
+from adapters.openai_http.transport import Failure
 
 OPTIONAL = ("temperature", "max_tokens", "max_completion_tokens")
 _REASONING = re.compile(r"^(?:gpt-5|o[134])(?:$|[-.:_])")

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from adapters.embeddings.transport import Exchange, Failure, RetryPolicy, malformed, port_error
+from adapters.openai_http.transport import Exchange, Failure, RetryPolicy, malformed, port_error
 from application.ports.chat import ModelCall, TokenUsage
 from application.ports.embeddings import Embeddings
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from adapters.billing.openai_costs import MAX_BUCKETS, OpenAICostsSource
-from adapters.chat.http import build_openai_http_client
+from adapters.openai_http.client import build_openai_http_client
 from domain.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from tests.support.openai_extra_server import OpenAIExtraServer
 from tests.support.openai_server import Status, delay, not_json_body, status

@@ -11,9 +11,9 @@ import httpx
 import msgspec
 import pytest
 
-from adapters.chat.http import build_openai_http_client
 from adapters.chat.openai import OpenAIChatModel
 from adapters.chat.params import is_reasoning_model
+from adapters.openai_http.client import build_openai_http_client
 from application.ports.chat import ChatMessage, ModelCall
 from domain.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from tests.contracts.chat_contract import ChatModelContract, site_messages

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +12,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from adapters.chat.http import build_openai_http_client
 from adapters.embeddings.openai import OpenAIEmbedder
+from adapters.openai_http.client import build_openai_http_client
 from application.ports.chat import ModelCall
 from domain.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from tests.contracts.embedder_contract import MODEL, EmbedderContract
@@ -24,7 +23,6 @@ from tests.support.services import free_port
 
 API_KEY = "sk-embed-SECRET-77aa"
 MAX_ATTEMPTS = 3
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class SleepLog:
@@ -348,10 +346,3 @@ async def test_key_never_in_errors_or_logs(
     assert all(API_KEY not in str(r.__dict__) for r in caplog.records)
     events = [getattr(r, "event", None) for r in caplog.records]
     assert events == ["embeddings_call_start", "embeddings_call_error"]
-
-
-def test_transport_is_a_faithful_copy_of_the_chat_one() -> None:
-    # Families share no code (ADR 0001); the two copies must not drift apart (ADR 0070).
-    chat = (ROOT / "adapters/chat/transport.py").read_text(encoding="utf-8")
-    embeddings = (ROOT / "adapters/embeddings/transport.py").read_text(encoding="utf-8")
-    assert embeddings == chat
