@@ -66,8 +66,9 @@ class SiteAnalyzer:
             try:
                 await self._store(cmd, principal, created_at, {"error": {
                     "code": exc.code, "message": exc.message, "details": exc.details}})
-            except DomainError:
-                pass  # already logged; the caller gets the original error
+            except DomainError as store_error:  # the caller still gets the original error
+                logger.error("analysis artifact not stored", extra={"event": "artifact_error",
+                                                                    "error": store_error.code})
             raise
         body["request_cost"] = request_cost(calls, cmd.chat_model, self._prices)
         body["billing_summary"] = await billing

@@ -11,13 +11,19 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from adapters.billing.openai_costs import OpenAICostsSource
 from adapters.blobs.local import LocalBlobStore
 from adapters.blobs.s3 import S3BlobStore
 from adapters.blobs.s3_client import open_s3_client
+from adapters.chat.mock import MockChatModel
+from adapters.chat.openai import OpenAIChatModel
+from adapters.embeddings.mock import MockEmbedder
+from adapters.embeddings.openai import OpenAIEmbedder
 from adapters.files.data_root import LocalDataRoot
 from adapters.images.pillow import PillowImageProbe
 from adapters.inference.mock import MockInferenceClient
 from adapters.inference.vllm import VllmInferenceClient, build_http_client
+from adapters.openai_http.client import build_openai_http_client
 from adapters.runner.celery import CeleryJobQueue
 from adapters.runner.celery_worker import CeleryJobWorker
 from adapters.runner.local import LocalJobRunner
@@ -26,18 +32,24 @@ from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import create_engine_for
 from adapters.store.jobs import SqlJobStore
 from adapters.store.migrate import current_revision, head_revision, upgrade
+from application.analyze_site import SiteAnalyzer
+from application.analyze_site_types import AnalyzeConfig
 from application.artifacts import ArtifactReader
 from application.authenticate import Authenticator
 from application.batch_plans import BatchPlanner
 from application.batches import BatchRunner
+from application.billing import BillingConfig, BillingService
 from application.extract import ExtractConfig, Extractor
 from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
 from application.job_execution import JobExecutor
 from application.job_recovery import recover_jobs
 from application.jobs import JobService
+from application.site_embeddings import EmbeddingCache
+from domain.cost import PriceTable
 from domain.errors import StorageUnavailableError
 from domain.receipts.tasks import load_task_registry
+from domain.site.thresholds import MatchThresholds, ProdclassThresholds
 from entrypoints.pepper import resolve_pepper
 from entrypoints.services import Services, resolve
 from entrypoints.settings import Settings
@@ -84,6 +96,24 @@ async def vllm_http(settings: Settings) -> AsyncIterator[object]:
         yield client
     finally:
         await client.aclose()
+
+
+async def openai_http(settings: Settings) -> AsyncIterator[object]:
+    client = build_openai_http_client(settings.openai_timeout_s, 50)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def analyze_config(settings: Settings) -> AnalyzeConfig:
+    return AnalyzeConfig(
+        prodclass=ProdclassThresholds(
+            guess_min=settings.prodclass_guess_min, override_min=settings.prodclass_override_min,
+            override_margin=settings.prodclass_override_margin,
+            name_match_ratio=settings.prodclass_name_match_ratio),
+        matching=MatchThresholds(match_min=settings.catalog_match_min),
+    )
 
 
 def _db_layout(settings: Settings) -> str:
@@ -169,6 +199,36 @@ class Container(containers.DeclarativeContainer):
     )
     jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store)
 
+    # Site analysis (SPEC §9): INFERENCE_BACKEND picks mock or OpenAI-compatible chat/embeddings.
+    openai_client = providers.Resource(openai_http, settings)
+    chat_model = providers.Selector(
+        providers.Callable(lambda s: s.inference_backend, settings),
+        mock=providers.Singleton(MockChatModel),
+        vllm=providers.Singleton(OpenAIChatModel, http=openai_client, base_url=settings.provided.openai_base_url,
+                                 api_key=settings.provided.openai_api_key,
+                                 retry_max_attempts=settings.provided.openai_retry_max_attempts),
+    )
+    embedder = providers.Selector(
+        providers.Callable(lambda s: s.inference_backend, settings),
+        mock=providers.Singleton(MockEmbedder),
+        vllm=providers.Singleton(OpenAIEmbedder, http=openai_client, base_url=settings.provided.openai_base_url,
+                                 api_key=settings.provided.openai_api_key,
+                                 retry_max_attempts=settings.provided.openai_retry_max_attempts),
+    )
+    costs_source = providers.Singleton(OpenAICostsSource, http=openai_client,
+                                       base_url=settings.provided.billing_costs_base_url,
+                                       admin_key=settings.provided.openai_admin_key)
+    billing = providers.Singleton(BillingService, source=costs_source, config=providers.Singleton(
+        BillingConfig, monthly_limit_usd=settings.provided.billing_monthly_limit_usd,
+        prepaid_credits_usd=settings.provided.billing_prepaid_credits_usd,
+        cache_ttl_s=settings.provided.billing_summary_cache_ttl_sec))
+    embedding_cache = providers.Singleton(EmbeddingCache, embedder=embedder)
+    analyzer = providers.Singleton(
+        SiteAnalyzer, chat=chat_model, embeddings=embedding_cache, billing=billing, blobs=blob_store,
+        index=artifact_index, prices=providers.Callable(PriceTable.load),
+        config=providers.Callable(analyze_config, settings),
+    )
+
 
 def build_container(settings: Settings) -> Container:
     container = Container(settings=settings)
@@ -204,6 +264,8 @@ async def open_services(container: Container) -> Services:
         job_store=job_store,
         job_queue=job_queue,
         executor=await resolve(container.executor()),
+        analyzer=await resolve(container.analyzer()),
+        billing=await resolve(container.billing()),
         readiness_probes=probes,
     )
 
@@ -254,8 +316,7 @@ async def upgrade_databases(settings: Settings) -> list[str]:
 
 
 async def open_worker_services(container: Container) -> tuple[SqlJobStore, JobExecutor]:
-    """The job store and the executor, with the executor's heartbeat from the settings."""
-    settings: Settings = container.settings()
+    """The job store and the executor (whose heartbeat comes from the settings)."""
     return await resolve(container.job_store()), await resolve(container.executor())
 
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from application.analyze_site import SiteAnalyzer
 from application.artifacts import ArtifactReader
 from application.authenticate import Authenticator
 from application.batch_plans import BatchPlanner
 from application.batches import BatchRunner
+from application.billing import BillingService
 from application.extract import Extractor
 from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
@@ -46,6 +48,8 @@ class Services:
     job_store: JobStore
     job_queue: JobQueue
     executor: JobExecutor
+    analyzer: SiteAnalyzer
+    billing: BillingService
     readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     version: str = field(default_factory=package_version)
 

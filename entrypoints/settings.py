@@ -51,6 +51,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     billing_prepaid_credits_usd: float | None = None
     billing_costs_base_url: str = "https://api.openai.com/v1"
     billing_summary_cache_ttl_sec: int = 300
+    openai_timeout_s: float = 60.0
+    openai_retry_max_attempts: int = 3
+    prodclass_guess_min: float = 0.3
+    prodclass_override_min: float = 0.55
+    prodclass_override_margin: float = 0.1
+    prodclass_name_match_ratio: float = 0.55
+    catalog_match_min: float = 0.45
 
     s3_bucket: str = ""
     s3_endpoint_url: str | None = None

@@ -22,7 +22,7 @@ from entrypoints.container import (
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestContextMiddleware
-from entrypoints.http.routes import artifacts, batches, extract, health, jobs, me, runs
+from entrypoints.http.routes import artifacts, batches, extract, health, jobs, me, runs, site
 from entrypoints.logs import configure_logging, register_secret
 from entrypoints.services import package_version
 from entrypoints.settings import load_settings
@@ -33,10 +33,11 @@ ROUTES = [
     batches.batch_extract_upload_async, batches.batch_extract_rerun, batches.batch_extract_rerun_async,
     jobs.get_job, jobs.job_result, jobs.cancel_job, jobs.list_jobs, runs.list_runs, runs.get_run,
     artifacts.run_item, artifacts.list_artifacts, artifacts.read_artifact, artifacts.read_raw,
+    site.analyze, site.billing_remaining,
 ]
 
 # Handlers receive use cases by name; each comes from the services the lifespan resolved.
-USE_CASES = ("extractor", "artifacts", "jobs", "planner", "batch_runner", "inputs")
+USE_CASES = ("extractor", "artifacts", "jobs", "planner", "batch_runner", "inputs", "analyzer", "billing")
 
 
 def _provider(name: str) -> Provide:
