@@ -47,7 +47,21 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     return {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "cpus": os.cpu_count(),
-            "cpu_model": model, "python": platform.python_version()}
+            "cpu_model": model, "python": platform.python_version(), **code_version()}
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether the service code had uncommitted changes (benches run
+    the working tree, which may differ from the commit)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  timeout=10, check=False).stdout.strip()
+        except OSError:
+            return ""
+    dirty = [line for line in git("status", "--porcelain").splitlines()
+             if not line[3:].startswith(("bench/", "docs/"))]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "service_tree_dirty": bool(dirty)}
 
 
 def machine_busy_s() -> float:
