@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     from entrypoints.cli_extract import add_parser as add_extract
 
     add_extract(sub)
+    from entrypoints.cli_analyze import add_parser as add_analyze
+
+    add_analyze(sub)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations to every configured database")
@@ -61,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cli_admin.keys_command(settings, args))
         if args.command == "db":
             return asyncio.run(cli_admin.db_upgrade(settings))
+        if args.command == "analyze":
+            from entrypoints.cli_analyze import run_analyze
+
+            return asyncio.run(run_analyze(settings, args))
         if args.command == "extract":
             from entrypoints.cli_extract import run_extract
 

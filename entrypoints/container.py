@@ -205,13 +205,15 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda s: s.inference_backend, settings),
         mock=providers.Singleton(MockChatModel),
         vllm=providers.Singleton(OpenAIChatModel, http=openai_client, base_url=settings.provided.openai_base_url,
-                                 api_key=settings.provided.openai_api_key,
+                                 api_key=settings.provided.openai_api_key, max_tokens=settings.provided.chat_max_tokens,
                                  retry_max_attempts=settings.provided.openai_retry_max_attempts),
     )
     embedder = providers.Selector(
         providers.Callable(lambda s: s.inference_backend, settings),
         mock=providers.Singleton(MockEmbedder),
-        vllm=providers.Singleton(OpenAIEmbedder, http=openai_client, base_url=settings.provided.openai_base_url,
+        vllm=providers.Singleton(OpenAIEmbedder, http=openai_client,
+                                 base_url=providers.Callable(lambda s: s.openai_embed_base_url or s.openai_base_url,
+                                                             settings),
                                  api_key=settings.provided.openai_api_key,
                                  retry_max_attempts=settings.provided.openai_retry_max_attempts),
     )

@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     billing_prepaid_credits_usd: float | None = None
     billing_costs_base_url: str = "https://api.openai.com/v1"
     billing_summary_cache_ttl_sec: int = 300
+    openai_embed_base_url: str | None = None  # when embeddings live on another server (default OPENAI_BASE_URL)
+    chat_max_tokens: int | None = None  # cap on the answer length; unset = the model's default
     openai_timeout_s: float = 60.0
     openai_retry_max_attempts: int = 3
     prodclass_guess_min: float = 0.3

@@ -4,7 +4,7 @@
 # service into a failure instead of a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh dev,llm   # llm: llama.cpp for the site-analysis end-to-end test
 .venv/bin/ruff check domain application adapters entrypoints tests
 .venv/bin/lint-imports
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
