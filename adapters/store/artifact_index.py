@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, insert, literal, or_, select, text, update
+from sqlalchemy import and_, delete, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -46,6 +46,13 @@ class SqlArtifactIndex:
         async with unavailable_on_driver_error("artifact lookup"), self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _entry(row._mapping)
+
+    async def delete(self, kind: str, artifact_id: str) -> None:
+        statement = delete(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id)
+        async with unavailable_on_driver_error("delete artifact entry"), self._writer.begin() as conn:
+            removed = (await conn.execute(statement)).rowcount
+        if removed == 0:
+            raise NotFoundError(f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id})
 
     async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
         statement = (

@@ -10,12 +10,16 @@ carries the ``sqlite_begin="IMMEDIATE"`` execution option (see :func:`immediate`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 _BEGIN_MODES = {
@@ -61,16 +65,41 @@ def create_engine_for(
     )
 
 
-def immediate(engine: AsyncEngine) -> AsyncEngine:
-    """A view of ``engine`` whose transactions take SQLite's write lock at BEGIN.
+class SerialWriter:
+    """SQLite write transactions of one engine, queued in-process on an asyncio lock.
 
-    Read-then-write transactions need it: a deferred transaction that first reads and then
-    writes fails with SQLITE_BUSY (without waiting) when another writer committed meanwhile.
-    On PostgreSQL this is the engine itself; row locks (``FOR UPDATE``) do that job there.
+    SQLite admits one writer at a time; without the queue, concurrent writers of the same
+    process sleep and retry in SQLite's busy handler, which gave multi-second tails under load
+    (docs/benchmarks.md). Other processes sharing the file still rely on ``busy_timeout``.
     """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock, self.engine.begin() as conn:
+            yield conn
+
+
+_writers: weakref.WeakKeyDictionary[AsyncEngine, SerialWriter] = weakref.WeakKeyDictionary()
+
+
+def immediate(engine: AsyncEngine) -> AsyncEngine | SerialWriter:
+    """What to open write transactions with: on SQLite a ``SerialWriter`` whose transactions
+    take the write lock at BEGIN (a deferred read-then-write transaction fails with
+    SQLITE_BUSY, without waiting, when another writer committed meanwhile); on PostgreSQL the
+    engine itself — row locks (``FOR UPDATE``) do that job there."""
     if engine.dialect.name != "sqlite":
         return engine
-    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    writer = _writers.get(engine)
+    if writer is None:
+        writer = _writers[engine] = SerialWriter(engine)
+    return writer
 
 
 def _sqlite_engine(url: URL, *, busy_timeout_ms: int) -> AsyncEngine:

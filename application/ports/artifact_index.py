@@ -33,6 +33,10 @@ class ArtifactIndex(Protocol):
 
     async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None: ...
 
+    async def delete(self, kind: str, artifact_id: str) -> None:
+        """Forget an entry; ``NotFoundError`` when there is none."""
+        ...
+
     async def page(
         self,
         kind: str,

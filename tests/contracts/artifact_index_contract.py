@@ -143,6 +143,16 @@ class ArtifactIndexContract:
         with pytest.raises(NotFoundError):
             await adapter.update_summary("batch", "ghost", {"x": 1})
 
+    async def test_delete_forgets_the_entry_and_frees_its_id(self, adapter: ArtifactIndex) -> None:
+        await adapter.add(entry("run-1"))
+        await adapter.add(entry("run-2"))
+        await adapter.delete("batch", "run-1")
+        assert await adapter.get("batch", "run-1") is None
+        assert await adapter.get("batch", "run-2") is not None
+        await adapter.add(entry("run-1"))  # the id can be used again
+        with pytest.raises(NotFoundError):
+            await adapter.delete("batch", "ghost")
+
     async def test_empty_page(self, adapter: ArtifactIndex) -> None:
         page = await adapter.page("batch", owner_key_id=None, limit=10)
         assert page.items == [] and page.next_cursor is None

@@ -131,6 +131,12 @@ class InMemoryArtifactIndex(_Switchable):
         entry = self._entries.get((kind, artifact_id))
         return None if entry is None else _detached(entry)
 
+    async def delete(self, kind: str, artifact_id: str) -> None:
+        self._check()
+        if self._entries.pop((kind, artifact_id), None) is None:
+            raise NotFoundError(f"{kind} {artifact_id!r} not found",
+                                details={"kind": kind, "artifact_id": artifact_id})
+
     async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
         self._check()
         entry = self._entries.get((kind, artifact_id))
