@@ -1,0 +1,1 @@
+"""Evaluation of extraction results against ground truth (SPEC §8, ADR 0080)."""
