@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from domain.receipts.tasks import load_task_registry
+
+
+@cache
+def _registry():  # type: ignore[no-untyped-def]
+    return load_task_registry()
+
+
+def task_schema(task_id: str) -> dict[str, Any]:
+    return _registry().get(task_id).json_schema
