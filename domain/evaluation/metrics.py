@@ -54,7 +54,7 @@ class Micro(msgspec.Struct, frozen=True):
 
 
 class ModeReport(msgspec.Struct, frozen=True):
-    fields: tuple[FieldRow, ...]
+    fields: list[FieldRow]
     exact_match: ExactMatch
     micro: Micro
 
@@ -65,7 +65,7 @@ def ratio(numerator: int, denominator: int) -> float | None:
 
 def field_rows(
     comparisons: Sequence[DocumentComparison], mode: str, paths: Iterable[str]
-) -> tuple[FieldRow, ...]:
+) -> list[FieldRow]:
     """One row per path: the given paths first (schema order), then any other path seen."""
     counts: dict[str, dict[Outcome, int]] = {path: dict.fromkeys(COUNTED, 0) for path in paths}
     for comparison in comparisons:
@@ -74,7 +74,7 @@ def field_rows(
             outcome = leaf.outcome(mode)
             if outcome in row:
                 row[outcome] += 1
-    rows = []
+    rows: list[FieldRow] = []
     for path, row in counts.items():
         total = sum(row.values())
         rows.append(
@@ -89,7 +89,7 @@ def field_rows(
                 accuracy=ratio(row[Outcome.MATCHED], total),
             )
         )
-    return tuple(rows)
+    return rows
 
 
 def micro(rows: Iterable[FieldRow]) -> Micro:

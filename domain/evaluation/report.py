@@ -46,10 +46,10 @@ class EvalReport(msgspec.Struct, frozen=True):
     str_mode: str
     strict: ModeReport
     normalised: ModeReport
-    documents: tuple[DocumentRow, ...]
+    documents: list[DocumentRow]
     counts: Counts
-    unmatched_predictions: tuple[str, ...]
-    missing_items: tuple[str, ...]
+    unmatched_predictions: list[str]
+    missing_items: list[str]
 
     def summary(self) -> dict[str, Any]:
         """The few numbers a run listing shows (``eval_summary``).
@@ -104,13 +104,13 @@ def evaluate(
         str_mode=str_mode,
         strict=mode_report(comparisons, "strict", paths),
         normalised=mode_report(comparisons, "normalised", paths),
-        documents=tuple(rows),
+        documents=rows,
         counts=Counts(
             documents=len(comparisons),
             failed_items=sum(c.failed for c in comparisons),
             missing_items=len(missing_items),
             unmatched_predictions=len(unmatched),
         ),
-        unmatched_predictions=tuple(unmatched),
-        missing_items=tuple(missing_items),
+        unmatched_predictions=unmatched,
+        missing_items=missing_items,
     )
