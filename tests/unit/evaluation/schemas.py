@@ -3,11 +3,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from domain.receipts.tasks import load_task_registry
+from domain.receipts.tasks import TaskRegistry, load_task_registry
 
 
 @cache
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> TaskRegistry:
     return load_task_registry()
 
 
