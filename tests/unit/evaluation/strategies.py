@@ -7,8 +7,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from domain.evaluation.leaf_compare import is_present
-
 words = st.text(alphabet="abcdefghKLMN0123456789 -", min_size=1, max_size=10)
 text_or_none = st.none() | words
 numbers = st.none() | st.integers(0, 10**6) | st.floats(0, 1e6).map(lambda x: round(x, 2))
@@ -83,5 +81,3 @@ def filled(path: str) -> Any:
         return 7
     return "Z"
 
-
-__all__ = ["is_present", "menus", "receipt_fields", "receipts"]

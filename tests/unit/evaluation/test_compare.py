@@ -163,3 +163,21 @@ def test_dates_numbers_and_text_are_normalised_by_kind() -> None:
     pred = {"date": "21.11.2026", "merchant": {"name": "TOKO MAJU"}, "items": [{"quantity": "2.0"}]}
     found = dict(outcomes(compare_document(pred, gt, RECEIPT, str_mode="strip"), "normalised"))
     assert found["date"] is found["merchant.name"] is found["items[].quantity"] is Outcome.MATCHED
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["total", "menu", "sub", "nm", "items", "merchant", "x"]), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.sampled_from([RECEIPT, FIELDS, MENU, task_schema("invoice_v1"), {}]),
+    st.dictionaries(st.sampled_from(["total", "menu", "items", "merchant", "currency", "file", "y"]), json_values),
+    json_values,
+)
+def test_any_json_is_compared_without_raising(schema: dict, gt: dict, pred: Any) -> None:
+    comparison = compare_document(pred if isinstance(pred, dict) else None, gt, schema, str_mode="strip_collapse")
+    assert all(isinstance(leaf.outcome_normalised, Outcome) for leaf in comparison.leaves)

@@ -54,3 +54,16 @@ def test_fold_text_ignores_case_and_spacing(parts: list[str], gap: str) -> None:
 def test_fold_text_is_idempotent(raw: str) -> None:
     folded = fold_text(raw)
     assert folded.value is None or fold_text(folded.value) == folded
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+        max_leaves=6,
+    ),
+    st.sampled_from(["exact", "strip", "strip_collapse"]),
+)
+def test_never_raises_on_json_like_input(raw: object, mode: str) -> None:
+    for canon in (canon_text(raw, mode), fold_text(raw)):
+        assert canon.value is None or canon.error is None
