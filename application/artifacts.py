@@ -29,6 +29,10 @@ class ArtifactReader:
         except NotFoundError:
             raise NotFoundError(f"the {kind.value} artifact {artifact_id} is indexed but missing from storage") from None
 
+    async def summary(self, kind: ArtifactKind, artifact_id: str) -> dict[str, Any] | None:
+        entry = await self._index.get(kind, artifact_id)
+        return entry.summary if entry else None
+
     async def read_extract(self, request_id: str, principal: Principal, *, include_raw: bool) -> dict[str, Any]:
         artifact = await self.read(ArtifactKind.EXTRACT, request_id, principal)
         if not include_raw:

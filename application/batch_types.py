@@ -26,6 +26,7 @@ class BatchPlan(msgspec.Struct, frozen=True, kw_only=True):
     persist_inputs: bool = True
     ephemeral_refs: list[str] = []  # inputs stored only for this run (persist_inputs=false): removed after it
     source_run_id: str | None = None
+    gt_id: str | None = None  # evaluate against this ground truth when the run ends
 
 
 class BatchOutcome(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from application.batch_types import BatchItemInput, BatchOutcome, BatchPlan, item_request_id
+from application.evaluation import Evaluator
 from application.extract import Extractor
 from application.extract_types import ExtractCommand
 from application.inputs import InputStore, ext_for, mime_for
@@ -32,7 +33,9 @@ CancelProbe = Callable[[], Awaitable[bool]]
 
 class BatchRunner:
     def __init__(self, *, extractor: Extractor, inputs: InputStore, data_root: DataRoot, blobs: BlobStore,
-                 index: ArtifactIndex, clock: Callable[[], datetime] = utc_now) -> None:
+                 index: ArtifactIndex, evaluator: Evaluator | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self._evaluator = evaluator
         self._extractor = extractor
         self._inputs = inputs
         self._data_root = data_root
@@ -77,6 +80,8 @@ class BatchRunner:
             items = [{**i, "input_ref": None} for i in items]
         response = self._response(plan, created_at, items, started)
         await self._store(plan, principal, created_at, response)
+        if plan.gt_id and self._evaluator is not None and not canceled:
+            response["eval_summary"] = await self._evaluate(plan, principal)
         logger.info("batch finished", extra={"event": "batch_end", "run_id": plan.run_id, "items": len(items),
                                              "ok": counts["ok"], "err": counts["err"], "canceled": canceled})
         return BatchOutcome(response=response, canceled=canceled)
@@ -109,6 +114,14 @@ class BatchRunner:
             "checks": result.checks, "error": msgspec.structs.asdict(result.error) if result.error else None,
             "error_history": result.error_history, "timings_ms": result.timings_ms,
         }
+
+    async def _evaluate(self, plan: BatchPlan, principal: Principal) -> dict[str, Any]:
+        """Evaluation at batch time; its failure is reported, never the batch's."""
+        try:
+            body = await self._evaluator.evaluate_run(principal, run_id=plan.run_id, gt_id=plan.gt_id)
+        except DomainError as exc:
+            return {"error": {"code": exc.code, "message": exc.message}}
+        return {"eval_id": body["eval_id"], **body["summary"]}
 
     async def _drop_inputs(self, refs: list[str]) -> None:
         for ref in refs:

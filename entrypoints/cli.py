@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     from entrypoints.cli_analyze import add_parser as add_analyze
 
     add_analyze(sub)
+    from entrypoints.cli_eval import add_parser as add_eval
+
+    add_eval(sub)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations to every configured database")
@@ -64,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cli_admin.keys_command(settings, args))
         if args.command == "db":
             return asyncio.run(cli_admin.db_upgrade(settings))
+        if args.command == "eval":
+            from entrypoints.cli_eval import run_eval
+
+            return asyncio.run(run_eval(settings, args))
         if args.command == "analyze":
             from entrypoints.cli_analyze import run_analyze
 

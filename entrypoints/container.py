@@ -39,12 +39,15 @@ from application.authenticate import Authenticator
 from application.batch_plans import BatchPlanner
 from application.batches import BatchRunner
 from application.billing import BillingConfig, BillingService
+from application.evaluation import Evaluator
 from application.extract import ExtractConfig, Extractor
+from application.ground_truths import GroundTruthStore
 from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
 from application.job_execution import JobExecutor
 from application.job_recovery import recover_jobs
 from application.jobs import JobService
+from application.run_export import RunExporter
 from application.site_embeddings import EmbeddingCache
 from domain.cost import PriceTable
 from domain.errors import StorageUnavailableError
@@ -183,10 +186,14 @@ class Container(containers.DeclarativeContainer):
         images=image_probe, inputs=inputs, config=extract_config,
     )
     artifacts = providers.Singleton(ArtifactReader, blobs=blob_store, index=artifact_index)
+    ground_truths = providers.Singleton(GroundTruthStore, blobs=blob_store, index=artifact_index)
+    evaluator = providers.Singleton(Evaluator, tasks=tasks, artifacts=artifacts, ground_truths=ground_truths,
+                                    blobs=blob_store, index=artifact_index)
+    exporter = providers.Singleton(RunExporter, artifacts=artifacts, blobs=blob_store)
     planner = providers.Singleton(BatchPlanner, tasks=tasks, data_root=data_root, index=artifact_index,
                                   artifacts=artifacts)
     batch_runner = providers.Singleton(BatchRunner, extractor=extractor, inputs=inputs, data_root=data_root,
-                                       blobs=blob_store, index=artifact_index)
+                                       blobs=blob_store, index=artifact_index, evaluator=evaluator)
     executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
                                    blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s)
     job_queue = providers.Selector(
@@ -268,6 +275,9 @@ async def open_services(container: Container) -> Services:
         executor=await resolve(container.executor()),
         analyzer=await resolve(container.analyzer()),
         billing=await resolve(container.billing()),
+        ground_truths=await resolve(container.ground_truths()),
+        evaluator=await resolve(container.evaluator()),
+        exporter=await resolve(container.exporter()),
         readiness_probes=probes,
     )
 

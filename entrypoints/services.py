@@ -14,13 +14,16 @@ from application.authenticate import Authenticator
 from application.batch_plans import BatchPlanner
 from application.batches import BatchRunner
 from application.billing import BillingService
+from application.evaluation import Evaluator
 from application.extract import Extractor
+from application.ground_truths import GroundTruthStore
 from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
 from application.job_execution import JobExecutor
 from application.jobs import JobService
 from application.ports.api_keys import ApiKeyStore
 from application.ports.jobs import JobQueue, JobStore
+from application.run_export import RunExporter
 from domain.receipts.tasks import TaskRegistry
 from entrypoints.settings import Settings
 
@@ -50,6 +53,9 @@ class Services:
     executor: JobExecutor
     analyzer: SiteAnalyzer
     billing: BillingService
+    ground_truths: GroundTruthStore
+    evaluator: Evaluator
+    exporter: RunExporter
     readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     version: str = field(default_factory=package_version)
 

@@ -22,7 +22,17 @@ from entrypoints.container import (
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestContextMiddleware
-from entrypoints.http.routes import artifacts, batches, extract, health, jobs, me, runs, site
+from entrypoints.http.routes import (
+    artifacts,
+    batches,
+    evaluation,
+    extract,
+    health,
+    jobs,
+    me,
+    runs,
+    site,
+)
 from entrypoints.logs import configure_logging, register_secret
 from entrypoints.services import package_version
 from entrypoints.settings import load_settings
@@ -34,10 +44,14 @@ ROUTES = [
     jobs.get_job, jobs.job_result, jobs.cancel_job, jobs.list_jobs, runs.list_runs, runs.get_run,
     artifacts.run_item, artifacts.list_artifacts, artifacts.read_artifact, artifacts.read_raw,
     site.analyze, site.billing_remaining,
+    evaluation.create_ground_truth, evaluation.list_ground_truths, evaluation.get_ground_truth,
+    evaluation.replace_ground_truth, evaluation.delete_ground_truth, evaluation.ground_truth_from_run,
+    evaluation.eval_batch_vs_gt, evaluation.export_run,
 ]
 
 # Handlers receive use cases by name; each comes from the services the lifespan resolved.
-USE_CASES = ("extractor", "artifacts", "jobs", "planner", "batch_runner", "inputs", "analyzer", "billing")
+USE_CASES = ("extractor", "artifacts", "jobs", "planner", "batch_runner", "inputs", "analyzer", "billing",
+             "ground_truths", "evaluator", "exporter")
 
 
 def _provider(name: str) -> Provide:

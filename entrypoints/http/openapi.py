@@ -40,6 +40,7 @@ def _upload_form_schema() -> Schema:
             "concurrency": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=64, default=4),
             "run_id": Schema(type=OpenAPIType.STRING, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"),
             "limit": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=100_000),
+            "gt_id": Schema(type=OpenAPIType.STRING, description="evaluate the run against this ground truth"),
             "persist_inputs": Schema(type=OpenAPIType.BOOLEAN, default=True,
                                      description="sync endpoint only; async always persists"),
         },

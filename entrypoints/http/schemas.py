@@ -160,6 +160,7 @@ class BatchExtractIn(msgspec.Struct):
     concurrency: Concurrency = 4
     run_id: IdStr | None = None
     limit: Limit | None = None
+    gt_id: IdStr | None = None
 
 
 class BatchRerunIn(msgspec.Struct):
@@ -170,6 +171,7 @@ class BatchRerunIn(msgspec.Struct):
     concurrency: Concurrency = 4
     new_run_id: IdStr | None = None
     limit: Limit | None = None
+    gt_id: IdStr | None = None
 
 
 class BatchItemOut(msgspec.Struct):
@@ -200,6 +202,7 @@ class BatchExtractOut(msgspec.Struct):
     artifact_rel: str
     timings_ms: dict[str, int]
     items: list[BatchItemOut]
+    eval_summary: dict[str, Any] | None = None
 
 
 class JobAcceptedOut(msgspec.Struct):
@@ -248,3 +251,54 @@ class RunSummaryOut(msgspec.Struct):
 class RunListOut(msgspec.Struct):
     items: list[RunSummaryOut]
     next_cursor: str | None
+
+
+class GroundTruthOut(msgspec.Struct):
+    gt_id: str
+    name: str | None
+    created_at: str
+    updated_at: str | None
+    version: int
+    record_count: int
+
+
+class GroundTruthFullOut(msgspec.Struct):
+    gt_id: str
+    name: str | None
+    created_at: str
+    updated_at: str | None
+    version: int
+    record_count: int
+    items: list[dict[str, Any]]
+
+
+class GroundTruthListOut(msgspec.Struct):
+    items: list[GroundTruthOut]
+    next_cursor: str | None
+
+
+class FromRunIn(msgspec.Struct):
+    run_id: IdStr
+    gt_id: IdStr | None = None
+    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class EvalIn(msgspec.Struct):
+    run_id: IdStr
+    batch_date: DateStr | None = None
+    gt: Any = None
+    gt_id: IdStr | None = None
+    str_mode: Annotated[str, msgspec.Meta(pattern="^(exact|strip|strip_collapse)$")] = "strip"
+    default_currency: Annotated[str, msgspec.Meta(pattern="^[A-Za-z]{3}$")] | None = None  # for schemas without one
+
+
+class EvalOut(msgspec.Struct):
+    eval_id: str
+    created_at: str
+    run_id: str
+    gt_id: str | None
+    task_id: str
+    str_mode: str
+    artifact_rel: str
+    summary: dict[str, Any]
+    report: dict[str, Any]

@@ -26,6 +26,7 @@ class BatchUpload:
     limit: int | None
     persist_inputs: bool
     form: UploadForm
+    gt_id: str | None = None
 
     @property
     def files(self) -> list[SpooledFile]:
@@ -33,7 +34,8 @@ class BatchUpload:
 
     def digest(self) -> str:
         """Idempotency fingerprint: the fields and every file's name and content hash."""
-        h = hashlib.sha256(f"{self.task_id}|{self.concurrency}|{self.run_id}|{self.limit}|{self.persist_inputs}".encode())
+        h = hashlib.sha256(
+            f"{self.task_id}|{self.concurrency}|{self.run_id}|{self.limit}|{self.persist_inputs}|{self.gt_id}".encode())
         for f in self.form.files:
             h.update(f"|{f.filename}:{f.sha256}".encode())
         return h.hexdigest()
@@ -66,6 +68,9 @@ async def read_upload(request: Request) -> BatchUpload:
     run_id = fields.get("run_id", "").strip() or None
     if run_id is not None and not is_valid_id(run_id):
         errors.append({"path": "$.run_id", "message": "Expected `str` matching the id pattern"})
+    gt_id = fields.get("gt_id", "").strip() or None
+    if gt_id is not None and not is_valid_id(gt_id):
+        errors.append({"path": "$.gt_id", "message": "Expected `str` matching the id pattern"})
     persist_raw = fields.get("persist_inputs", "").strip().lower()
     if persist_raw and persist_raw not in _TRUE | _FALSE:
         errors.append({"path": "$.persist_inputs", "message": "Expected a boolean"})
@@ -75,7 +80,7 @@ async def read_upload(request: Request) -> BatchUpload:
         form.cleanup()
         raise ValidationFailedError("the upload form failed validation", details={"errors": errors})
     return BatchUpload(task_id=task_id, concurrency=concurrency or 4, run_id=run_id, limit=limit,
-                       persist_inputs=persist_raw not in _FALSE, form=form)
+                       persist_inputs=persist_raw not in _FALSE, form=form, gt_id=gt_id)
 
 
 async def store_and_plan(upload: BatchUpload, principal: Principal, planner: BatchPlanner, inputs: InputStore,

@@ -41,3 +41,24 @@ def test_cli_extract_writes_a_run_like_the_http_batch(tmp_path: Path) -> None:
         assert run["auth"]["key_id"] == "cli"
         listed = httpx.get(f"{service.base_url}/v1/runs", headers={"X-API-Key": admin}).json()["items"]
         assert listed[0]["run_id"] == "cli-run-1" and listed[0]["item_count"] == 3
+
+
+def test_cli_eval_prints_the_report_and_stores_it(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    images = tmp_path / "scans"
+    images.mkdir()
+    for name in ("a.png", "b.png"):
+        (images / name).write_bytes(image_bytes("PNG", (40, 30)))
+    run = json.loads(cli(env, "extract", str(images), "--task", "receipt_fields_v1", "--run-id", "cli-eval",
+                         "--json").stdout)
+    truth = [{"file": i["file"], **i["parsed"]} for i in run["items"]]
+    truth[1]["total"] = "999.99"  # one known difference
+    gt_file = tmp_path / "gt.json"
+    gt_file.write_text(json.dumps(truth))
+    result = cli(env, "eval", "cli-eval", str(gt_file))
+    assert result.returncode == 0, result.stderr
+    assert "STRICT" in result.stdout and "NORMALISED" in result.stdout and "exact match: 1/2" in result.stdout
+    total_rows = [line for line in result.stdout.splitlines() if line.startswith("total ")]
+    assert len(total_rows) == 2 and all(" 0.5000" in row for row in total_rows)
+    assert list((tmp_path / "artifacts" / "evals").rglob("*.json"))
+    assert cli(env, "eval", "no-such-run", str(gt_file)).returncode == 1

@@ -25,15 +25,25 @@ BATCH_ERRORS = errors(400, *AUTH, 404, 409, 422)
 UPLOAD_ERRORS = errors(400, *AUTH, 404, 409, 413, 415, 422)
 
 
-async def _dir_plan(data: BatchExtractIn, planner: BatchPlanner) -> BatchPlan:
-    return await planner.from_dir(task_id=data.task_id, images_dir=data.images_dir, glob=data.glob,
+async def with_ground_truth(request: Request, plan: BatchPlan, gt_id: str | None, principal: Principal) -> BatchPlan:
+    """Evaluation at batch time: the ground truth must exist (and be the caller's) up front."""
+    if gt_id is None:
+        return plan
+    await request.app.state.services.ground_truths.get(gt_id, principal)
+    return msgspec.structs.replace(plan, gt_id=gt_id)
+
+
+async def _dir_plan(request: Request, data: BatchExtractIn, planner: BatchPlanner, principal: Principal) -> BatchPlan:
+    plan = await planner.from_dir(task_id=data.task_id, images_dir=data.images_dir, glob=data.glob,
                                   concurrency=data.concurrency, run_id=data.run_id, limit=data.limit)
+    return await with_ground_truth(request, plan, data.gt_id, principal)
 
 
-async def _rerun_plan(data: BatchRerunIn, planner: BatchPlanner, principal: Principal) -> BatchPlan:
-    return await planner.from_rerun(principal, task_id=data.task_id, source_run_id=data.run_id,
+async def _rerun_plan(request: Request, data: BatchRerunIn, planner: BatchPlanner, principal: Principal) -> BatchPlan:
+    plan = await planner.from_rerun(principal, task_id=data.task_id, source_run_id=data.run_id,
                                     batch_date=data.batch_date, max_days=data.max_days,
                                     concurrency=data.concurrency, new_run_id=data.new_run_id, limit=data.limit)
+    return await with_ground_truth(request, plan, data.gt_id, principal)
 
 
 async def _run(plan: BatchPlan, principal: Principal, runner: BatchRunner) -> BatchExtractOut:
@@ -51,10 +61,10 @@ async def _submit(request: Request, plan: BatchPlan, principal: Principal, jobs:
 
 @post("/v1/batch_extract", tags=["batches"], summary="Batch over a DATA_ROOT folder (sync)", status_code=200,
       responses=BATCH_ERRORS)
-async def batch_extract(data: JSONBody[BatchExtractIn], principal: NamedDependency[Principal],
+async def batch_extract(request: Request, data: JSONBody[BatchExtractIn], principal: NamedDependency[Principal],
                         planner: NamedDependency[BatchPlanner], batch_runner: NamedDependency[BatchRunner]) -> BatchExtractOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
-    return await _run(await _dir_plan(data, planner), principal, batch_runner)
+    return await _run(await _dir_plan(request, data, planner, principal), principal, batch_runner)
 
 
 @post("/v1/batch_extract_async", tags=["batches"], summary="Batch over a DATA_ROOT folder (job)", status_code=202,
@@ -66,16 +76,16 @@ async def batch_extract_async(request: Request, data: JSONBody[BatchExtractIn], 
     key = idempotency_key(request)
     if key and (existing := await jobs.replay(principal, key, fingerprint(data))):
         return accepted(existing)
-    return await _submit(request, await _dir_plan(data, planner), principal, jobs, data)
+    return await _submit(request, await _dir_plan(request, data, planner, principal), principal, jobs, data)
 
 
 @post("/v1/batch_extract_rerun", tags=["batches"], summary="Rerun a stored run from its inputs (sync)",
       status_code=200, responses=BATCH_ERRORS)
-async def batch_extract_rerun(data: JSONBody[BatchRerunIn], principal: NamedDependency[Principal],
+async def batch_extract_rerun(request: Request, data: JSONBody[BatchRerunIn], principal: NamedDependency[Principal],
                               planner: NamedDependency[BatchPlanner],
                               batch_runner: NamedDependency[BatchRunner]) -> BatchExtractOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
-    return await _run(await _rerun_plan(data, planner, principal), principal, batch_runner)
+    return await _run(await _rerun_plan(request, data, planner, principal), principal, batch_runner)
 
 
 @post("/v1/batch_extract_rerun_async", tags=["batches"], summary="Rerun a stored run from its inputs (job)",
@@ -87,7 +97,7 @@ async def batch_extract_rerun_async(request: Request, data: JSONBody[BatchRerunI
     key = idempotency_key(request)
     if key and (existing := await jobs.replay(principal, key, fingerprint(data))):
         return accepted(existing)
-    return await _submit(request, await _rerun_plan(data, planner, principal), principal, jobs, data)
+    return await _submit(request, await _rerun_plan(request, data, planner, principal), principal, jobs, data)
 
 
 @post("/v1/batch_extract_upload", tags=["batches"], summary="Batch over uploaded files (sync, multipart)",
@@ -99,6 +109,7 @@ async def batch_extract_upload(request: Request, principal: NamedDependency[Prin
     upload = await read_upload(request)
     try:
         plan = await store_and_plan(upload, principal, planner, inputs, allow_ephemeral=True)
+        plan = await with_ground_truth(request, plan, upload.gt_id, principal)
     finally:
         upload.form.cleanup()
     return await _run(plan, principal, batch_runner)
@@ -116,6 +127,7 @@ async def batch_extract_upload_async(request: Request, principal: NamedDependenc
         if key and (existing := await jobs.replay(principal, key, digest)):
             return accepted(existing)
         plan = await store_and_plan(upload, principal, planner, inputs, allow_ephemeral=False)
+        plan = await with_ground_truth(request, plan, upload.gt_id, principal)
     finally:
         upload.form.cleanup()
     job = await jobs.submit(kind=JobKind.BATCH_UPLOAD, request={"plan": msgspec.to_builtins(plan)},
