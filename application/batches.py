@@ -20,6 +20,7 @@ from application.inputs import InputStore, ext_for, mime_for
 from application.ports.artifact_index import ArtifactIndex, IndexEntry
 from application.ports.blobs import BlobStore
 from application.ports.data_root import DataRoot
+from application.ports.telemetry import NullTelemetry, Telemetry
 from domain.artifacts import ArtifactKind, artifact_rel
 from domain.auth import Principal
 from domain.errors import DomainError
@@ -33,9 +34,10 @@ CancelProbe = Callable[[], Awaitable[bool]]
 
 class BatchRunner:
     def __init__(self, *, extractor: Extractor, inputs: InputStore, data_root: DataRoot, blobs: BlobStore,
-                 index: ArtifactIndex, evaluator: Evaluator | None = None,
+                 index: ArtifactIndex, evaluator: Evaluator | None = None, telemetry: Telemetry | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self._evaluator = evaluator
+        self._telemetry = telemetry or NullTelemetry()
         self._extractor = extractor
         self._inputs = inputs
         self._data_root = data_root
@@ -59,6 +61,7 @@ class BatchRunner:
                 gate.release()
             counts["done"] += 1
             counts["ok" if results[index]["ok"] else "err"] += 1
+            self._telemetry.batch_item(results[index]["ok"])
             if progress:
                 await progress({"stage": "extracting", "total": total, **counts, "current": item.file})
 

@@ -4,14 +4,19 @@ sync requests and jobs because every caller goes through this one wrapper."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from application.ports.inference import InferenceClient, InferenceOutcome, InferenceRequest
+from application.ports.telemetry import NullTelemetry, Telemetry
 
 
 class ConcurrencyLimitedInference:
-    def __init__(self, inner: InferenceClient, limit: int) -> None:
+    """Also the one place every model call passes, so it reports their latency and outcome."""
+
+    def __init__(self, inner: InferenceClient, limit: int, telemetry: Telemetry | None = None) -> None:
         self._inner = inner
         self._limit = limit
+        self._telemetry = telemetry or NullTelemetry()
         self._semaphore: asyncio.Semaphore | None = None
         self.in_flight = 0
 
@@ -28,10 +33,17 @@ class ConcurrencyLimitedInference:
             self._semaphore = asyncio.Semaphore(self._limit)
         async with self._semaphore:
             self.in_flight += 1
+            self._telemetry.model_in_flight(1)
+            started = time.perf_counter()
+            error_code: str | None = "internal_error"
             try:
-                return await self._inner.complete(request)
+                outcome = await self._inner.complete(request)
+                error_code = outcome.failure.code if outcome.failure else None
+                return outcome
             finally:
                 self.in_flight -= 1
+                self._telemetry.model_in_flight(-1)
+                self._telemetry.model_call(time.perf_counter() - started, error_code)
 
     async def ping(self) -> None:
         await self._inner.ping()

@@ -32,6 +32,8 @@ from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import create_engine_for
 from adapters.store.jobs import SqlJobStore
 from adapters.store.migrate import current_revision, head_revision, upgrade
+from adapters.telemetry.blobs import InstrumentedBlobStore
+from adapters.telemetry.prometheus import PrometheusTelemetry
 from application.analyze_site import SiteAnalyzer
 from application.analyze_site_types import AnalyzeConfig
 from application.artifacts import ArtifactReader
@@ -136,7 +138,8 @@ class Container(containers.DeclarativeContainer):
     artifact_index = providers.Singleton(SqlArtifactIndex, engine=jobs_engine)
     job_store = providers.Singleton(SqlJobStore, engine=jobs_engine)
 
-    blob_store = providers.Selector(
+    telemetry = providers.Singleton(PrometheusTelemetry)
+    raw_blob_store = providers.Selector(
         providers.Callable(lambda s: s.storage_backend, settings),
         local=providers.Singleton(
             LocalBlobStore, root=providers.Callable(Path, settings.provided.artifacts_dir),
@@ -147,6 +150,8 @@ class Container(containers.DeclarativeContainer):
             prefix=settings.provided.s3_prefix, allow_overwrite=settings.provided.s3_allow_overwrite,
         ),
     )
+
+    blob_store = providers.Singleton(InstrumentedBlobStore, inner=raw_blob_store, telemetry=telemetry)
 
     model_client = providers.Selector(
         providers.Callable(lambda s: s.inference_backend, settings),
@@ -162,7 +167,8 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     inference = providers.Singleton(
-        ConcurrencyLimitedInference, inner=model_client, limit=settings.provided.inference_max_concurrency
+        ConcurrencyLimitedInference, inner=model_client, limit=settings.provided.inference_max_concurrency,
+        telemetry=telemetry,
     )
 
     tasks = providers.Singleton(
@@ -193,7 +199,8 @@ class Container(containers.DeclarativeContainer):
     planner = providers.Singleton(BatchPlanner, tasks=tasks, data_root=data_root, index=artifact_index,
                                   artifacts=artifacts)
     batch_runner = providers.Singleton(BatchRunner, extractor=extractor, inputs=inputs, data_root=data_root,
-                                       blobs=blob_store, index=artifact_index, evaluator=evaluator)
+                                       blobs=blob_store, index=artifact_index, evaluator=evaluator,
+                                       telemetry=telemetry)
     executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
                                    blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s)
     job_queue = providers.Selector(
@@ -278,6 +285,7 @@ async def open_services(container: Container) -> Services:
         ground_truths=await resolve(container.ground_truths()),
         evaluator=await resolve(container.evaluator()),
         exporter=await resolve(container.exporter()),
+        telemetry=await resolve(container.telemetry()),
         readiness_probes=probes,
     )
 

@@ -56,6 +56,7 @@ class Services:
     ground_truths: GroundTruthStore
     evaluator: Evaluator
     exporter: RunExporter
+    telemetry: Any
     readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     version: str = field(default_factory=package_version)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, insert, literal, or_, select, text, update
+from sqlalchemy import and_, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -129,6 +129,11 @@ class SqlJobStore:
         )
         async with unavailable_on_driver_error("jobs by status"), self._engine.connect() as conn:
             return list((await conn.execute(query)).scalars())
+
+    async def counts_by_status(self) -> dict[str, int]:
+        query = select(t.c.status, func.count()).group_by(t.c.status)
+        async with unavailable_on_driver_error("job counts"), self._engine.connect() as conn:
+            return {status: int(n) for status, n in (await conn.execute(query)).all()}
 
     async def ping(self) -> None:
         async with unavailable_on_driver_error("job store"), self._engine.connect() as conn:

@@ -44,6 +44,10 @@ class JobStore(Protocol):
 
     async def ids_with_status(self, status: JobStatus) -> list[str]: ...
 
+    async def counts_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status (statuses with none may be absent)."""
+        ...
+
     async def ping(self) -> None: ...
 
 

@@ -30,6 +30,7 @@ from entrypoints.http.routes import (
     health,
     jobs,
     me,
+    metrics,
     runs,
     site,
 )
@@ -38,7 +39,7 @@ from entrypoints.services import package_version
 from entrypoints.settings import load_settings
 
 ROUTES = [
-    health.health, health.ready, me.me, me.tasks, extract.extract, extract.extract_async,
+    health.health, health.ready, metrics.metrics, me.me, me.tasks, extract.extract, extract.extract_async,
     batches.batch_extract, batches.batch_extract_async, batches.batch_extract_upload,
     batches.batch_extract_upload_async, batches.batch_extract_rerun, batches.batch_extract_rerun_async,
     jobs.get_job, jobs.job_result, jobs.cancel_job, jobs.list_jobs, runs.list_runs, runs.get_run,

@@ -39,11 +39,21 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
             logger.info("request end", extra={
                 "event": "request_end", "method": method, "path": path, "status": status_holder["status"],
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(duration * 1000, 2),
             })
+            _record(scope, method, status_holder["status"], duration)
             current_request_id.reset(token)
+
+
+def _record(scope: dict[str, Any], method: str, status: int, duration_s: float) -> None:
+    """HTTP metrics by route TEMPLATE (bounded labels); unknown routes share one label."""
+    app = scope.get("app")
+    services = getattr(getattr(app, "state", None), "services", None)
+    if services is not None:
+        services.telemetry.http_request(method, scope.get("path_template") or "unmatched", status, duration_s)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

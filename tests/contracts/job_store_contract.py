@@ -535,6 +535,7 @@ class JobStoreContract:
         assert await adapter.ids_with_status(JobStatus.QUEUED) == ["job-1", "job-3", "job-4"]
         assert await adapter.ids_with_status(JobStatus.RUNNING) == ["job-0", "job-2"]
         assert await adapter.ids_with_status(JobStatus.FAILED) == []
+        assert await adapter.counts_by_status() == {"queued": 3, "running": 2}
 
     # --- health -------------------------------------------------------------------------
 

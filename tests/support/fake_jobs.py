@@ -126,6 +126,13 @@ class InMemoryJobStore:
         found = sorted((j.created_at, j.job_id) for j in self._jobs.values() if j.status == status)
         return [job_id for _, job_id in found]
 
+    async def counts_by_status(self) -> dict[str, int]:
+        self._check()
+        counts: dict[str, int] = {}
+        for j in self._jobs.values():
+            counts[j.status.value] = counts.get(j.status.value, 0) + 1
+        return counts
+
     async def ping(self) -> None:
         self._check()
 
