@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+from types import FrameType
+
 import uvicorn
 
 from entrypoints.logs import configure_logging
@@ -10,8 +14,15 @@ from entrypoints.settings import Settings
 GRACEFUL_SHUTDOWN_S = 30
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int = 1) -> int:
     configure_logging(settings.log_level, settings.log_format)
+    # uvicorn drains in-flight requests on SIGTERM (up to the grace period), restores the
+    # handler it found and raises the signal again: with this one the process then exits 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "entrypoints.http.app:build_app",
         factory=True,
