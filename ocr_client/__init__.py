@@ -4,13 +4,13 @@ Standalone: depends only on ``httpx`` and ``msgspec`` (never on the service's pa
 
 Usage::
 
-    from ocr_client import OcrClient, NotFoundError
+    from ocr_client import AsyncOcrClient, OcrClient, image_files
 
     with OcrClient("http://127.0.0.1:8080", api_key=KEY) as ocr:
         res = ocr.extract("receipt.png", "receipt_fields_v1")        # bytes or a path
         print(res.ok, res.parsed, res.error)                           # model failures are results
 
-        job = ocr.batch_upload(ocr_client.image_files("scans"), "receipt_fields_v1", concurrency=8)
+        job = ocr.batch_upload(image_files("scans"), "receipt_fields_v1", concurrency=8)
         while not (job := ocr.job(job.job_id, wait=10)).done:          # long-poll, ≤30 s per call
             print(job.progress.done, "/", job.progress.total)
         batch = ocr.batch_result(job.job_id)                           # BatchResult (or .result() → dict)

@@ -102,7 +102,11 @@ class UpstreamError(OcrError):
 
 
 class OcrConnectionError(OcrError):
-    """The server could not be reached, or the connection failed or timed out."""
+    """The server could not be reached, or the connection failed or timed out (retryable)."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class JobWaitTimeout(OcrError, TimeoutError):

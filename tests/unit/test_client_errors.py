@@ -157,6 +157,7 @@ def test_connection_errors_are_wrapped_and_retried_for_gets() -> None:
     with client(handler, retry=FAST) as ocr, pytest.raises(OcrConnectionError) as info:
         ocr.health()
     assert len(calls) == 3 and info.value.status is None and info.value.code == "connection_error"
+    assert info.value.retryable
     calls.clear()
     with client(handler, retry=FAST) as ocr, pytest.raises(OcrConnectionError):
         ocr.extract(PNG, "receipt_v1")
