@@ -15,12 +15,18 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import grimp
 import msgspec
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from entrypoints.settings import Settings, load_settings
 
@@ -221,6 +227,50 @@ def test_dockerignore_keeps_the_context_small() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     for entry in (".git", ".venv", "var", ".env", "tests"):
         assert entry in ignored, entry
+
+
+def image_requirements() -> list[Requirement]:
+    """What the builder installs: pyproject's dependencies plus quoted extras in its RUN lines."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = [Requirement(r) for r in pyproject["project"]["dependencies"]]
+    runs = " ".join(i.args for stage in dockerfile_stages() for i in stage if i.keyword == "RUN")
+    requirements += [Requirement(r) for r in re.findall(r'"([A-Za-z0-9_.-]+(?:\[[\w,-]+\])?[<>=!~][^"]*)"', runs)]
+    return requirements
+
+
+def distribution_closure(requirements: list[Requirement]) -> set[str]:
+    """Distributions pip installs for ``requirements`` (read from the installed metadata)."""
+    extras_of: dict[str, set[str]] = {}
+    todo = list(requirements)
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in extras_of and set(requirement.extras) <= extras_of[name]:
+            continue
+        extras = extras_of.setdefault(name, set())
+        extras |= set(requirement.extras)
+        try:
+            requires = metadata.requires(requirement.name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: its own dependencies are unknown, it is still listed
+        for text in requires:
+            dep = Requirement(text)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in extras | {""}):
+                todo.append(dep)
+    return set(extras_of)
+
+
+def test_image_installs_every_third_party_import() -> None:
+    """The image has only what pyproject.toml (+ the Dockerfile) declares: no undeclared import."""
+    ours = {"domain", "application", "adapters", "entrypoints"}
+    graph = grimp.build_graph(*sorted(ours), include_external_packages=True)
+    imported = {m.split(".")[0] for m in graph.modules} - ours - set(sys.stdlib_module_names)
+    installed = distribution_closure(image_requirements())
+    providers = metadata.packages_distributions()
+    missing = sorted(top for top in imported
+                     if not {canonicalize_name(d) for d in providers.get(top, [])} & installed)
+    assert not missing, (f"imported by the service but not installed in the image (declare them in "
+                         f"pyproject.toml [project].dependencies): {missing}")
 
 
 # ----------------------------------------------------------------------------- compose
