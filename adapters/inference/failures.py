@@ -17,13 +17,12 @@ other 4xx, malformed 2xx body          upstream_error          no     no
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 import msgspec
 
-from adapters.inference.openai_wire import error_message, scrub
+from adapters.openai_http import transport
+from adapters.openai_http.transport import error_message, scrub
 from domain.receipts.context_overflow import Overflow, parse_overflow
 
 _OVERFLOW_STATUSES = frozenset({400, 413, 422})
@@ -38,27 +37,9 @@ class AttemptError(msgspec.Struct, frozen=True, kw_only=True):
     overflow: Overflow | None = None
 
 
-def _status_code(status: int) -> tuple[str, bool]:
-    if status in (408, 504):
-        return "upstream_timeout", True
-    if status in (425, 429, 503):
-        return "upstream_unavailable", True
-    return "upstream_error", status >= 500
-
-
 def from_exception(exc: httpx.HTTPError, *, secrets: tuple[str, ...] = ()) -> AttemptError:
-    # Connect failures mean "nobody is answering"; read/write timeouts mean "answering too slowly".
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
-        code, retry = "upstream_unavailable", True
-    elif isinstance(exc, httpx.TimeoutException):
-        code, retry = "upstream_timeout", True
-    elif isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        code, retry = "upstream_error", True
-    else:
-        code, retry = "upstream_error", False
-    detail = scrub(str(exc), secrets=secrets)
-    name = type(exc).__name__
-    return AttemptError(code=code, message=f"{name}: {detail}" if detail else name, retry=retry)
+    failure = transport.from_exception(exc, secrets=secrets)
+    return AttemptError(code=failure.code, message=failure.message, retry=failure.retry)
 
 
 def from_response(response: httpx.Response, *, secrets: tuple[str, ...] = ()) -> AttemptError:
@@ -75,11 +56,9 @@ def from_response(response: httpx.Response, *, secrets: tuple[str, ...] = ()) ->
         return AttemptError(
             code="context_overflow", http_status=status, message=message, overflow=overflow
         )
-    code, retry = _status_code(status)
-    retry_after = parse_retry_after(response.headers.get("retry-after")) if retry else None
-    return AttemptError(
-        code=code, http_status=status, message=message, retry=retry, retry_after=retry_after
-    )
+    failure = transport.from_response(response, secrets=secrets)
+    return AttemptError(code=failure.code, http_status=status, message=failure.message, retry=failure.retry,
+                        retry_after=failure.retry_after)
 
 
 def malformed(status: int, reason: str, *, secrets: tuple[str, ...] = ()) -> AttemptError:
@@ -89,26 +68,6 @@ def malformed(status: int, reason: str, *, secrets: tuple[str, ...] = ()) -> Att
         http_status=status,
         message=scrub(f"malformed response: {reason}", secrets=secrets),
     )
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 class Backoff:
@@ -129,7 +88,5 @@ class Backoff:
 
     def delay(self, failed_attempt: int, retry_after: float | None = None) -> float:
         """Wait before the attempt after ``failed_attempt`` (1-based); ``Retry-After`` wins, capped."""
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_max_s)
-        ceiling = min(self.max_s, self.base_s * (2 ** (failed_attempt - 1)))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        return transport.backoff_delay(failed_attempt, retry_after, base_s=self.base_s, max_s=self.max_s,
+                                       retry_after_max_s=self.retry_after_max_s, rng=self._rng)

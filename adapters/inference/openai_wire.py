@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any, Literal
 
 ResponseFormatStyle = Literal["json_schema", "json_object"]
 
-MESSAGE_LIMIT = 300
-_DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]*")
-_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/=]{120,}")
 
 
 class MalformedResponse(ValueError):
@@ -81,30 +77,3 @@ def message_text(payload: Any) -> str:
         if parts:
             return "".join(parts)
     raise MalformedResponse(f"message content is {type(content).__name__}, not text")
-
-
-def error_message(body: Any, raw: str) -> str:
-    """The human message of an error answer: OpenAI's ``{"error": {"message"}}``, vLLM's
-    ``{"message"}``, or the raw text."""
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-        if isinstance(body.get("message"), str):
-            return body["message"]
-        if isinstance(body.get("detail"), str):
-            return body["detail"]
-    return raw
-
-
-def scrub(text: str, *, secrets: tuple[str, ...] = (), limit: int = MESSAGE_LIMIT) -> str:
-    """Safe to log and store: no secret, no image data, at most ``limit`` characters."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    text = _DATA_URI.sub("data:[image]", text)
-    text = _LONG_BASE64.sub("[base64]", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

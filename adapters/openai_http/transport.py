@@ -44,6 +44,7 @@ _ERRORS: dict[str, type[DomainError]] = {
     "upstream_unavailable": UpstreamUnavailableError,
 }
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{120,}")
+_DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]*")
 
 
 class Failure(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +70,7 @@ def scrub(text: str, *, secrets: tuple[str, ...] = (), limit: int = MESSAGE_LIMI
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
+    text = _DATA_URI.sub("data:[image]", text)  # an echoed request must never leak the image
     text = " ".join(_LONG_TOKEN.sub("[…]", text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -171,6 +173,16 @@ def port_error(failure: Failure, calls: list[ModelCall]) -> DomainError:
     )
 
 
+def backoff_delay(failed: int, retry_after: float | None, *, base_s: float, max_s: float,
+                  retry_after_max_s: float, rng: random.Random) -> float:
+    """The wait after the ``failed``-th failure (1-based): ``Retry-After`` wins (capped), else
+    exponential backoff with equal jitter (half fixed, half random, so waits never collapse to 0)."""
+    if retry_after is not None:
+        return min(retry_after, retry_after_max_s)
+    ceiling = min(max_s, base_s * (2 ** (failed - 1)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
 class RetryPolicy:
     """Total attempts per call; exponential backoff with equal jitter (half fixed, half random,
     so waits never collapse to 0); ``Retry-After`` replaces the computed wait, capped."""
@@ -193,10 +205,8 @@ class RetryPolicy:
         self._rng = rng or random.Random()
 
     def delay(self, failed: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.retry_after_max_s)
-        ceiling = min(self.max_s, self.base_s * (2 ** (failed - 1)))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        return backoff_delay(failed, retry_after, base_s=self.base_s, max_s=self.max_s,
+                             retry_after_max_s=self.retry_after_max_s, rng=self._rng)
 
     async def again(self, failure: Failure, failed: int) -> bool:
         """After the ``failed``-th failure: wait and say yes, or say no (not retryable, or the
