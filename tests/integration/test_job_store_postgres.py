@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -11,32 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.engine import create_engine_for
 from adapters.store.jobs import SqlJobStore
-from adapters.store.migrate import upgrade
 from domain.jobs import IllegalTransitionError, Job, JobStatus, new_job, start
 from tests.contracts.job_store_contract import T0, T1, JobStoreContract
-from tests.support.services import free_port
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for(pg_url)
-    await upgrade(engine)  # a no-op after the first test of the session
-    async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE jobs"))
-    yield engine
-    await engine.dispose()
+def engine(pg_engine: AsyncEngine) -> AsyncEngine:
+    return pg_engine
 
 
 @pytest.fixture
-async def unreachable_engine() -> AsyncIterator[AsyncEngine]:
-    # Nothing listens on a freshly freed port: connections are refused.
-    engine = create_engine_for(
-        f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nope", connect_timeout_s=1
-    )
-    yield engine
-    await engine.dispose()
+def unreachable_engine(unreachable_pg_engine: AsyncEngine) -> AsyncEngine:
+    return unreachable_pg_engine
 
 
 class TestPostgresJobStore(JobStoreContract):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.store.engine import create_engine_for, immediate, sqlite_url_for
+from adapters.store.engine import create_engine_for, immediate
 from adapters.store.jobs import SqlJobStore
-from adapters.store.migrate import upgrade
 from domain.errors import StorageUnavailableError
 from domain.jobs import IllegalTransitionError, Job, JobStatus, new_job, report_progress, start
 from tests.contracts.job_store_contract import T0, T1, JobStoreContract
@@ -31,23 +28,13 @@ def _job(job_id: str) -> Job:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    # A file, not :memory:, so concurrent updates use several connections that compete.
-    engine = create_engine_for(sqlite_url_for(str(tmp_path / "db" / "jobs.db")))
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
+def engine(sqlite_engine: AsyncEngine) -> AsyncEngine:
+    return sqlite_engine
 
 
 @pytest.fixture
-async def unreachable_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    # A directory where the database file should be: SQLite cannot open it.
-    (tmp_path / "not-a-file.db").mkdir()
-    engine = create_engine_for(sqlite_url_for(str(tmp_path / "not-a-file.db")))
-    yield engine
-    await engine.dispose()
-    # aiosqlite stops the worker thread of a failed connect without awaiting it.
-    await asyncio.sleep(0.05)
+def unreachable_engine(unreachable_sqlite_engine: AsyncEngine) -> AsyncEngine:
+    return unreachable_sqlite_engine
 
 
 class TestSqliteJobStore(JobStoreContract):

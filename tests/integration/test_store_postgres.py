@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,29 +19,18 @@ from adapters.store.tables import metadata
 from domain.errors import StorageUnavailableError
 from tests.contracts.api_key_store_contract import ApiKeyStoreContract
 from tests.contracts.artifact_index_contract import ArtifactIndexContract
-from tests.support.services import free_port
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for(pg_url)
-    await upgrade(engine)  # a no-op after the first test of the session
-    async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE api_keys, artifact_index RESTART IDENTITY"))
-    yield engine
-    await engine.dispose()
+def engine(pg_engine: AsyncEngine) -> AsyncEngine:
+    return pg_engine
 
 
 @pytest.fixture
-async def unreachable_engine() -> AsyncIterator[AsyncEngine]:
-    # Nothing listens on a freshly freed port: connections are refused.
-    engine = create_engine_for(
-        f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nope", connect_timeout_s=1
-    )
-    yield engine
-    await engine.dispose()
+def unreachable_engine(unreachable_pg_engine: AsyncEngine) -> AsyncEngine:
+    return unreachable_pg_engine
 
 
 class TestPostgresApiKeyStore(ApiKeyStoreContract):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,13 @@ from tests.contracts.artifact_index_contract import ArtifactIndexContract
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for(sqlite_url_for(str(tmp_path / "db" / "store.db")))
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
+def engine(sqlite_engine: AsyncEngine) -> AsyncEngine:
+    return sqlite_engine
 
 
 @pytest.fixture
-async def unreachable_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    # A directory where the database file should be: SQLite cannot open it.
-    (tmp_path / "not-a-file.db").mkdir()
-    engine = create_engine_for(sqlite_url_for(str(tmp_path / "not-a-file.db")))
-    yield engine
-    await engine.dispose()
-    # aiosqlite stops the worker thread of a failed connect without awaiting it; let that
-    # finish while the loop is still open (otherwise: "Event loop is closed" in the thread).
-    await asyncio.sleep(0.05)
+def unreachable_engine(unreachable_sqlite_engine: AsyncEngine) -> AsyncEngine:
+    return unreachable_sqlite_engine
 
 
 class TestSqliteApiKeyStore(ApiKeyStoreContract):
