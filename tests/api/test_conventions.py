@@ -74,10 +74,20 @@ def test_openapi_describes_every_endpoint(api: Api) -> None:
     assert doc["openapi"].startswith("3.1")
     for path in ("/v1/health", "/health", "/v1/ready", "/v1/me", "/v1/tasks", "/v1/extract",
                  "/v1/runs/item/{request_id}", "/v1/debug/artifacts", "/v1/debug/artifacts/{request_id}",
-                 "/v1/debug/artifacts/{request_id}/raw"):
+                 "/v1/debug/artifacts/{request_id}/raw", "/v1/extract_async", "/v1/batch_extract",
+                 "/v1/batch_extract_async", "/v1/batch_extract_upload", "/v1/batch_extract_upload_async",
+                 "/v1/batch_extract_rerun", "/v1/batch_extract_rerun_async", "/v1/jobs", "/v1/jobs/{job_id}",
+                 "/v1/jobs/{job_id}/result", "/v1/jobs/{job_id}/cancel", "/v1/runs", "/v1/runs/{run_id}",
+                 "/v1/analyze/json", "/v1/billing/remaining", "/v1/ground_truths", "/v1/ground_truths/{gt_id}",
+                 "/v1/ground_truths/from_run", "/v1/debug/eval/batch_vs_gt", "/v1/debug/runs/{run_id}/export",
+                 "/metrics"):
         assert path in doc["paths"], path
     extract = doc["paths"]["/v1/extract"]["post"]
     assert "requestBody" in extract and {"200", "401", "422"} <= set(extract["responses"])
     schemas = doc["components"]["schemas"]
-    assert {"ExtractIn", "ExtractOut", "ErrorOut"} <= set(schemas)
+    assert {"ExtractIn", "ExtractOut", "ErrorOut", "BatchExtractIn", "BatchExtractOut", "JobOut", "AnalyzeIn",
+            "AnalyzeOut", "BillingSummaryOut", "EvalIn", "EvalOut", "GroundTruthOut"} <= set(schemas)
+    upload = doc["paths"]["/v1/batch_extract_upload_async"]["post"]["requestBody"]["content"]
+    assert "files" in upload["multipart/form-data"]["schema"]["properties"]
+    assert {"202", "413", "422"} <= set(doc["paths"]["/v1/batch_extract_upload_async"]["post"]["responses"])
     assert api.client.get("/schema").status_code == 200
