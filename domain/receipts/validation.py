@@ -62,9 +62,28 @@ def _validator_for(canonical_schema: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(canonical_schema))
 
 
+# id(schema) -> (schema, canonical JSON). The entry holds the schema itself, so its id
+# cannot be reused by another object while cached. Schemas are treated as immutable once
+# used (task schemas are loaded once; overrides are new dicts).
+_KEYS: dict[int, tuple[Any, str]] = {}
+_MAX_KEYS = 256
+
+
+def schema_key(schema: Any) -> str:
+    """The schema's canonical JSON (sorted keys, compact), memoised per schema object."""
+    hit = _KEYS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    if len(_KEYS) >= _MAX_KEYS:
+        _KEYS.clear()
+    _KEYS[id(schema)] = (schema, key)
+    return key
+
+
 def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
     """A cached validator (format is an annotation, as the 2020-12 default says)."""
-    return _validator_for(json.dumps(schema, sort_keys=True, separators=(",", ":")))
+    return _validator_for(schema_key(schema))
 
 
 def validate_output(schema: dict[str, Any], obj: Any) -> list[SchemaIssue]:
