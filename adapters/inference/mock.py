@@ -1,7 +1,8 @@
 """Deterministic ``InferenceClient`` without network (SPEC §6.4, mock backend).
 
-The answer is a schema-valid sample seeded by the request id, so the same request gives the
-same answer. Request-id prefixes drive the failure paths tests and demos need:
+The answer is one of a small per-schema pool of schema-valid samples (``POOL_SIZE``, made
+lazily by ``sample_for_schema`` with seeds "0".."15"), picked by a stable hash of the request
+id, so the same request gives the same answer. Request-id prefixes drive the failure paths tests and demos need:
 
 * ``mock_fail_json``     — text that is not JSON (and holds no ``{…}`` to recover);
 * ``mock_fail_schema``   — a JSON object that violates the schema;
@@ -13,6 +14,7 @@ same answer. Request-id prefixes drive the failure paths tests and demos need:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -27,7 +29,7 @@ from application.ports.inference import (
     InferenceRequest,
 )
 from domain.receipts.samples import sample_for_schema
-from domain.receipts.validation import validator_for
+from domain.receipts.validation import schema_key, validator_for
 
 logger = logging.getLogger("ocr.inference")
 
@@ -35,6 +37,26 @@ NOT_JSON = "Sorry, I could not read this receipt clearly."
 MAX_SLOW_MS = 600_000
 _SLOW = re.compile(r"^mock_slow_(\d+)")
 _UPSTREAM_MESSAGE = "HTTP 503: mock upstream unavailable"
+POOL_SIZE = 16
+_MAX_POOLS = 64
+# canonical schema JSON -> POOL_SIZE answer texts (JSON), filled lazily per sample.
+_POOLS: dict[str, list[str | None]] = {}
+
+
+def _sample_text(schema: dict[str, Any], seed: str) -> str:
+    """The pooled sample for ``seed``: stable across processes (sha256, not ``hash``)."""
+    slot = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % POOL_SIZE
+    key = schema_key(schema)
+    pool = _POOLS.get(key)
+    if pool is None:
+        if len(_POOLS) >= _MAX_POOLS:
+            _POOLS.clear()
+        pool = _POOLS.setdefault(key, [None] * POOL_SIZE)
+    text = pool[slot]
+    if text is None:
+        text = json.dumps(sample_for_schema(schema, seed=str(slot)), ensure_ascii=False)
+        pool[slot] = text
+    return text
 
 
 def _schema_violation(schema: dict[str, Any]) -> Any:
@@ -104,7 +126,7 @@ class MockInferenceClient:
         elif rid.startswith("mock_fail_schema"):
             text = json.dumps(_schema_violation(request.json_schema))
         else:
-            text = json.dumps(sample_for_schema(request.json_schema, seed=rid), ensure_ascii=False)
+            text = _sample_text(request.json_schema, rid)
         return InferenceOutcome(
             model_id=self._model_id,
             text=text,
