@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +15,11 @@ from adapters.store.tables import artifact_index as t
 from adapters.store.timestamps import UtcDateTime, as_utc
 from application.ports.artifact_index import IndexEntry, IndexPage
 from domain.errors import ArtifactExistsError, InvalidInputError, NotFoundError
+
+# Built once: the per-request statements then reuse SQLAlchemy's memoised cache key and
+# compiled form instead of being rebuilt (and re-keyed) on every call. Same SQL as before.
+_INSERT = insert(t)
+_GET = select(t).where(t.c.kind == bindparam("kind"), t.c.artifact_id == bindparam("artifact_id"))
 
 
 class SqlArtifactIndex:
@@ -34,7 +39,7 @@ class SqlArtifactIndex:
         }
         try:
             async with unavailable_on_driver_error("index artifact"), self._writer.begin() as conn:
-                await conn.execute(insert(t).values(values))
+                await conn.execute(_INSERT, values)
         except IntegrityError:
             raise ArtifactExistsError(
                 f"{entry.kind} {entry.artifact_id!r} already exists",
@@ -42,9 +47,9 @@ class SqlArtifactIndex:
             ) from None
 
     async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
-        query = select(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id)
+        params = {"kind": kind, "artifact_id": artifact_id}
         async with unavailable_on_driver_error("artifact lookup"), self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_GET, params)).first()
         return None if row is None else _entry(row._mapping)
 
     async def delete(self, kind: str, artifact_id: str) -> None:
