@@ -30,14 +30,13 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.openai_server import Behaviour, Delay, Drop, RawBody, Reply, Status
-from tests.support.services import free_port
+from tests.support.openai_server import Delay, Drop, RawBody, Reply, Status
+from tests.support.scripted_server import OwnedServer, ScriptedServer
 
 ENDPOINTS = {
     ("POST", "/chat/completions"): "chat",
@@ -98,7 +97,7 @@ def _tokens(text: str) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: OwnedServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -169,46 +168,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, payload)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    owner: OpenAIExtraServer
+class OpenAIExtraServer(ScriptedServer):
+    thread_name = "openai-extra-test-server"
 
-
-class OpenAIExtraServer:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, *, dim: int = 16,
                  answer_model: str | None = None, cached_tokens: int = 0) -> None:
-        self.host = host
-        self.port = port or free_port()
+        super().__init__(host, port, ENDPOINTS.values())
         self.dim = dim
         self.answer_model = answer_model  # what chat answers say served them (None: as asked)
         self.cached_tokens = cached_tokens
         self.shuffle_embeddings = False  # answer embeddings in reverse order (index still right)
         self.chat_content: str | None = None  # None: a template answer built from the prompt
-        self._lock = threading.Lock()
-        self._queues: dict[str, deque[Behaviour]] = {e: deque() for e in ENDPOINTS.values()}
-        self._requests: list[Recorded] = []
         self._refused: dict[str, dict[str, str]] = {}
         self._buckets: list[dict[str, Any]] = []
         self._page_size = 7
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- configuration --------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
-
-    def script(self, *behaviours: Behaviour, endpoint: str = "chat") -> OpenAIExtraServer:
-        with self._lock:
-            self._queues[endpoint].extend(behaviours)
-        return self
 
     def refuse(self, model: str, *params: str, style: str = "openai") -> OpenAIExtraServer:
         """Answer 400 to ``model`` while the request holds one of ``params``. ``style``:
@@ -236,34 +211,14 @@ class OpenAIExtraServer:
         return self
 
     def reset(self) -> None:
+        super().reset()
         with self._lock:
-            for queue in self._queues.values():
-                queue.clear()
-            self._requests.clear()
             self._refused.clear()
             self._buckets, self._page_size = [], 7
         self.shuffle_embeddings, self.chat_content, self.cached_tokens = False, None, 0
 
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
-
     def requests_to(self, endpoint: str) -> list[Recorded]:
         return [r for r in self.requests if r.endpoint == endpoint]
-
-    def pending(self, endpoint: str = "chat") -> int:
-        with self._lock:
-            return len(self._queues[endpoint])
-
-    def _record(self, request: Recorded) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next(self, endpoint: str) -> Behaviour | None:
-        with self._lock:
-            queue = self._queues[endpoint]
-            return queue.popleft() if queue else None
 
     # --- endpoints ------------------------------------------------------------------------
 
@@ -354,32 +309,7 @@ class OpenAIExtraServer:
         return 200, {"object": "page", "data": page, "has_more": more,
                      "next_page": f"page_{offset + size}" if more else None}
 
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> OpenAIExtraServer:
-        self._stopping.clear()
-        self._httpd = _Server((self.host, self.port), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        name="openai-extra-test-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OpenAIExtraServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+OpenAIExtraServer.handler = _Handler
 
 
 def default_answer(messages: list[Any]) -> str:

@@ -32,12 +32,11 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support.services import free_port
+from tests.support.scripted_server import OwnedServer, ScriptedServer
 
 CONTROL = "/__control"
 
@@ -199,7 +198,7 @@ def default_content(body: Any, seed: str) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: OwnedServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -310,13 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "unknown control route"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    owner: OpenAIServer
+class OpenAIServer(ScriptedServer):
+    thread_name = "openai-test-server"
 
-
-class OpenAIServer:
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -325,57 +320,13 @@ class OpenAIServer:
         model: str = "test-model",
         max_model_len: int = 4096,
     ) -> None:
-        self.host = host
-        self.port = port or free_port()
+        super().__init__(host, port, ("chat", "models"))
         self.model = model
         self.max_model_len = max_model_len
-        self._lock = threading.Lock()
-        self._queues: dict[str, deque[Behaviour]] = {"chat": deque(), "models": deque()}
-        self._requests: list[RecordedRequest] = []
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
-
-    def script(self, *behaviours: Behaviour, endpoint: str = "chat") -> OpenAIServer:
-        with self._lock:
-            self._queues[endpoint].extend(behaviours)
-        return self
-
-    def reset(self) -> None:
-        with self._lock:
-            for queue in self._queues.values():
-                queue.clear()
-            self._requests.clear()
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
-
-    def pending(self, endpoint: str = "chat") -> int:
-        with self._lock:
-            return len(self._queues[endpoint])
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next(self, endpoint: str) -> Behaviour | None:
-        with self._lock:
-            queue = self._queues[endpoint]
-            return queue.popleft() if queue else None
 
     def models_payload(self) -> dict[str, Any]:
         return {
@@ -416,31 +367,8 @@ class OpenAIServer:
             },
         }
 
-    def start(self) -> OpenAIServer:
-        self._stopping.clear()
-        self._httpd = _Server((self.host, self.port), _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="openai-test-server", daemon=True
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+OpenAIServer.handler = _Handler
 
 
 def main(argv: list[str] | None = None) -> int:
