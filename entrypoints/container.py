@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -29,9 +30,10 @@ from adapters.runner.celery_worker import CeleryJobWorker
 from adapters.runner.local import LocalJobRunner
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
-from adapters.store.engine import create_engine_for
+from adapters.store.engine import create_engine_for, sqlite_file_of
 from adapters.store.jobs import SqlJobStore
 from adapters.store.migrate import current_revision, head_revision, upgrade
+from adapters.store.sqlite_index import SqliteArtifactIndex
 from adapters.telemetry.blobs import InstrumentedBlobStore
 from adapters.telemetry.prometheus import PrometheusTelemetry
 from application.analyze_site import SiteAnalyzer
@@ -79,6 +81,20 @@ async def sql_engine(url: str) -> AsyncIterator[object]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def artifact_index_on(engine: Any) -> AsyncIterator[object]:
+    """On a SQLite file the hot lookups and inserts bypass SQLAlchemy (ADR 0007)."""
+    sql = SqlArtifactIndex(engine)
+    path = sqlite_file_of(engine)
+    if path is None:
+        yield sql
+        return
+    index = SqliteArtifactIndex(path, sql)
+    try:
+        yield index
+    finally:
+        await index.aclose()
 
 
 async def s3_client(settings: Settings) -> AsyncIterator[object]:
@@ -135,7 +151,7 @@ class Container(containers.DeclarativeContainer):
         separate=providers.Resource(sql_engine, url=settings.provided.auth_db_url),
     )
     api_key_store = providers.Singleton(SqlApiKeyStore, engine=auth_engine)
-    artifact_index = providers.Singleton(SqlArtifactIndex, engine=jobs_engine)
+    artifact_index = providers.Resource(artifact_index_on, engine=jobs_engine)
     job_store = providers.Singleton(SqlJobStore, engine=jobs_engine)
 
     telemetry = providers.Singleton(PrometheusTelemetry)

@@ -36,6 +36,16 @@ def sqlite_url_for(path: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def sqlite_file_of(engine: AsyncEngine) -> str | None:
+    """The database file of a SQLite engine; None for other dialects and in-memory databases."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return database
+
+
 def create_engine_for(
     url: str,
     *,

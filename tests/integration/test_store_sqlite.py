@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
-from adapters.store.engine import create_engine_for, immediate, sqlite_url_for
+from adapters.store.engine import create_engine_for, immediate, sqlite_file_of, sqlite_url_for
 from adapters.store.migrate import current_revision, head_revision, upgrade
+from adapters.store.sqlite_index import SqliteArtifactIndex
 from tests.contracts.api_key_store_contract import ApiKeyStoreContract
-from tests.contracts.artifact_index_contract import ArtifactIndexContract
+from domain.errors import ArtifactExistsError, StorageUnavailableError
+from tests.contracts.artifact_index_contract import T0, ArtifactIndexContract, entry
 
 
 @pytest.fixture
@@ -37,7 +41,7 @@ class TestSqliteApiKeyStore(ApiKeyStoreContract):
         return SqlApiKeyStore(unreachable_engine)
 
 
-class TestSqliteArtifactIndex(ArtifactIndexContract):
+class TestSqlArtifactIndexOnSqlite(ArtifactIndexContract):
     @pytest.fixture
     def adapter(self, engine: AsyncEngine) -> SqlArtifactIndex:
         return SqlArtifactIndex(engine)
@@ -45,6 +49,85 @@ class TestSqliteArtifactIndex(ArtifactIndexContract):
     @pytest.fixture
     def unreachable(self, unreachable_engine: AsyncEngine) -> SqlArtifactIndex:
         return SqlArtifactIndex(unreachable_engine)
+
+
+def _fast_index(engine: AsyncEngine) -> SqliteArtifactIndex:
+    path = sqlite_file_of(engine)
+    assert path is not None
+    return SqliteArtifactIndex(path, SqlArtifactIndex(engine))
+
+
+class TestSqliteArtifactIndex(ArtifactIndexContract):
+    """The raw-sqlite3 hot path (ADR 0007) against the same contract."""
+
+    @pytest.fixture
+    async def adapter(self, engine: AsyncEngine) -> AsyncIterator[SqliteArtifactIndex]:
+        index = _fast_index(engine)
+        yield index
+        await index.aclose()
+
+    @pytest.fixture
+    async def unreachable(self, unreachable_engine: AsyncEngine) -> AsyncIterator[SqliteArtifactIndex]:
+        index = _fast_index(unreachable_engine)
+        yield index
+        await index.aclose()
+
+
+async def test_both_sqlite_index_adapters_read_what_the_other_wrote(engine: AsyncEngine) -> None:
+    sql, fast = SqlArtifactIndex(engine), _fast_index(engine)
+    try:
+        by_sql = entry("by-sql", T0.astimezone(timezone(timedelta(hours=3))), summary={"n": 1, "x": [None, 1.5]})
+        by_fast = entry("by-fast", T0 + timedelta(microseconds=1), summary={"ü": "ä"})
+        await sql.add(by_sql)
+        await fast.add(by_fast)
+        assert await fast.get("batch", "by-sql") == by_sql
+        assert await sql.get("batch", "by-fast") == by_fast
+        page = await sql.page("batch", owner_key_id="alice", limit=10)
+        assert [e.artifact_id for e in page.items] == ["by-fast", "by-sql"]
+        with pytest.raises(ArtifactExistsError):
+            await fast.add(entry("by-sql"))
+    finally:
+        await fast.aclose()
+
+
+async def test_a_group_of_inserts_commits_together_and_a_duplicate_fails_alone(engine: AsyncEngine) -> None:
+    fast = _fast_index(engine)
+    try:
+        await fast.add(entry("taken"))
+        names = [f"item-{i}" for i in range(200)] + ["taken"]
+        results = await asyncio.gather(*(fast.add(entry(n)) for n in names), return_exceptions=True)
+        assert results[:-1] == [None] * 200
+        assert isinstance(results[-1], ArtifactExistsError)
+        page = await fast.page("batch", owner_key_id=None, limit=500)
+        assert len(page.items) == 201
+    finally:
+        await fast.aclose()
+
+
+async def test_a_lookup_while_another_connection_holds_the_write_lock_does_not_wait(engine: AsyncEngine) -> None:
+    fast = _fast_index(engine)
+    try:
+        await fast.add(entry("run-1"))
+        async with immediate(engine).begin() as conn:  # a writer mid-transaction (WAL: readers go on)
+            await conn.execute(text("DELETE FROM artifact_index WHERE artifact_id = 'run-1'"))
+            assert (await fast.get("batch", "run-1")) is not None
+        assert await fast.get("batch", "run-1") is None
+    finally:
+        await fast.aclose()
+
+
+async def test_a_closed_index_refuses_writes(engine: AsyncEngine) -> None:
+    fast = _fast_index(engine)
+    await fast.add(entry("run-1"))
+    await fast.aclose()
+    with pytest.raises(StorageUnavailableError):
+        await fast.add(entry("run-2"))
+
+
+def test_sqlite_file_of_names_only_real_files(tmp_path: Path) -> None:
+    engine = create_engine_for(sqlite_url_for(str(tmp_path / "x.db")))
+    assert sqlite_file_of(engine) == str(tmp_path / "x.db")
+    assert sqlite_file_of(create_engine_for("sqlite+aiosqlite:///:memory:")) is None
 
 
 async def test_engine_creates_the_parent_directory_and_uses_wal(tmp_path: Path) -> None:
