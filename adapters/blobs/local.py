@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -26,6 +27,10 @@ logger = logging.getLogger("ocr.storage")
 
 # Writes go through the event loop in batches of this size, not one thread hop per chunk.
 _WRITE_BATCH = 1024 * 1024
+# Remembered directories (see LocalBlobStore._path); cleared when full.
+_DIR_CACHE_SIZE = 4096
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def _temp_name(final: Path) -> Path:
@@ -53,30 +58,58 @@ class LocalBlobStore:
     def __init__(self, root: Path, *, allow_overwrite: bool = False) -> None:
         self._root = Path(root)
         self._allow_overwrite = allow_overwrite
+        self._root_resolved: Path | None = None
+        self._dirs: dict[str, Path] = {}  # rel directory -> resolved path inside the root
+        self._made: set[Path] = set()  # directories known to exist (mkdir skipped)
 
     # -- paths ------------------------------------------------------------------------
 
     def _path(self, rel: str) -> Path:
+        """``root/rel`` after checking that no symlinked directory leads out of the root.
+
+        The directory part is resolved once and remembered (artifacts of a day share one
+        directory); the final component is never followed: reads open it with
+        ``O_NOFOLLOW`` and writes link a new name, so a symlinked file is never a blob.
+        """
         check_rel(rel)
-        root = self._root.resolve()
-        path = (root / rel).resolve()
-        # resolve() follows symlinks, so a link inside root pointing elsewhere is caught here.
-        if not path.is_relative_to(root) or path == root:
-            raise InvalidInputError("invalid storage key", details={"field": "rel"})
-        return path
+        parent, _, name = rel.rpartition("/")
+        directory = self._dirs.get(parent)
+        if directory is None:
+            root = self._resolved_root()
+            directory = (root / parent).resolve() if parent else root
+            # resolve() follows symlinks, so a linked directory pointing elsewhere is caught here.
+            if not directory.is_relative_to(root):
+                raise InvalidInputError("invalid storage key", details={"field": "rel"})
+            if len(self._dirs) >= _DIR_CACHE_SIZE:
+                self._dirs.clear()
+            self._dirs[parent] = directory
+        return directory / name
+
+    def _resolved_root(self) -> Path:
+        if self._root_resolved is None:
+            self._root_resolved = self._root.resolve()
+        return self._root_resolved
 
     # -- writes -----------------------------------------------------------------------
 
     def _open_temp(self, final: Path) -> tuple[Path, int]:
+        tmp = _temp_name(final)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC
+        if final.parent in self._made:
+            try:
+                return tmp, os.open(tmp, flags, 0o644)
+            except FileNotFoundError:  # removed behind our back: make it again below
+                self._made.discard(final.parent)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
             raise InvalidInputError(
                 "storage key conflicts with an existing key", details={"field": "rel"}
             ) from exc
-        tmp = _temp_name(final)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-        return tmp, fd
+        if len(self._made) >= _DIR_CACHE_SIZE:
+            self._made.clear()
+        self._made.add(final.parent)
+        return tmp, os.open(tmp, flags, 0o644)
 
     def _commit(self, tmp: Path, fd: int, final: Path, rel: str) -> None:
         """fsync, then publish the temp file under its final name; always removes the temp."""
@@ -177,9 +210,11 @@ class LocalBlobStore:
         started = time.perf_counter()
         path = self._path(rel)
         try:
-            data = await asyncio.to_thread(path.read_bytes)
+            data = await asyncio.to_thread(_read_regular, path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise NotFoundError("artifact not found", details={"rel": rel}) from exc
+        except _SymlinkError as exc:
+            raise InvalidInputError("invalid storage key", details={"field": "rel"}) from exc
         except OSError as exc:
             raise _unavailable(exc) from exc
         self._log("storage_get", rel, len(data), started)
@@ -187,7 +222,7 @@ class LocalBlobStore:
 
     async def exists(self, rel: str) -> bool:
         path = self._path(rel)
-        return await asyncio.to_thread(path.is_file)
+        return await asyncio.to_thread(_is_regular, path)
 
     def _list_sync(self, prefix: str, limit: int | None) -> list[BlobInfo]:
         root = self._root.resolve()
@@ -255,6 +290,30 @@ class LocalBlobStore:
         logger.info(
             event, extra={"event": event, "rel": rel, "bytes": size, "duration_ms": duration_ms}
         )
+
+
+class _SymlinkError(OSError):
+    """The final component of a key is a symbolic link: never a blob."""
+
+
+def _read_regular(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _SymlinkError(exc.errno, "symbolic link") from exc
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "not a regular file")
+        return fh.read()
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _write_all(fd: int, data: bytes) -> None:
