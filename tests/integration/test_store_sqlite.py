@@ -16,8 +16,8 @@ from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import create_engine_for, immediate, sqlite_file_of, sqlite_url_for
 from adapters.store.migrate import current_revision, head_revision, upgrade
 from adapters.store.sqlite_index import SqliteArtifactIndex
-from tests.contracts.api_key_store_contract import ApiKeyStoreContract
 from domain.errors import ArtifactExistsError, StorageUnavailableError
+from tests.contracts.api_key_store_contract import ApiKeyStoreContract
 from tests.contracts.artifact_index_contract import T0, ArtifactIndexContract, entry
 
 
