@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 
 from application.ports.blobs import BlobStore
 from domain.artifacts import check_rel
 from domain.auth import Principal
-from domain.errors import ArtifactExistsError, InvalidInputError, NotFoundError
+from domain.errors import ArtifactExistsError, DomainError, InvalidInputError, NotFoundError
 from domain.ids import check_id
+
+logger = logging.getLogger("ocr.inputs")
 
 _EXT_BY_MIME = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
                 "image/bmp": ".bmp", "image/tiff": ".tiff"}
@@ -45,6 +48,25 @@ class InputStore:
         with contextlib.suppress(ArtifactExistsError):  # same content, same key: already stored
             await self._blobs.put(rel, data, content_type=_content_type(ext))
         return rel
+
+    async def put_new(self, owner_key_id: str, sha256_hex: str, ext: str, data: bytes) -> tuple[str, bool]:
+        """Store bytes whose sha256 the caller computed while receiving them, in one write.
+        Returns the ref and whether this call created it (False: the content was there)."""
+        rel = input_rel(owner_key_id, sha256_hex, ext)
+        try:
+            await self._blobs.put(rel, data, content_type=_content_type(ext))
+        except ArtifactExistsError:
+            return rel, False
+        return rel, True
+
+    async def discard(self, refs: list[str]) -> None:
+        """Best-effort removal of inputs a refused request created; a failure is logged."""
+        for ref in refs:
+            try:
+                await self._blobs.delete(ref)
+            except DomainError as exc:
+                logger.warning("could not remove an input", extra={"event": "input_cleanup_failed", "rel": ref,
+                                                                   "error": exc.code})
 
     async def put_stream(self, owner_key_id: str, sha256_hex: str, ext: str,
                          chunks: AsyncIterator[bytes]) -> tuple[str, bool]:

@@ -1,12 +1,19 @@
-"""Streaming multipart/form-data: each file part goes to a temp file while it is hashed, so
-memory does not grow with the upload; limits are enforced while reading (SPEC §6.3)."""
+"""Streaming multipart/form-data (SPEC §6.3): limits are enforced while reading, and each
+file is handed to a store callback as soon as its part ends, while the rest of the body is
+still arriving (ADR 0008).
+
+A file part is hashed as it arrives and held in memory up to ``MEMORY_PART_BYTES``; a larger
+part spills to a temp file. At most ``max_pending`` finished files wait for their store at a
+time — reading pauses beyond that — and a stored file's bytes are released, so memory stays
+bounded by ``max_pending × MEMORY_PART_BYTES`` whatever the size of the upload."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from domain.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
 
 MAX_FIELD_BYTES = 64 * 1024
+MEMORY_PART_BYTES = 256 * 1024
 CHUNK = 1024 * 1024
 
 
@@ -24,14 +32,31 @@ CHUNK = 1024 * 1024
 class SpooledFile:
     filename: str
     content_type: str | None
-    path: Path
     size: int
     sha256: str
+    data: bytes | None = None  # a small part, until stored
+    path: Path | None = None  # a large part's temp file
+    ref: str | None = None  # set by the store callback
+    created: bool = False  # whether storing it created the ref
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.path is not None
         with self.path.open("rb") as fh:
             while block := fh.read(CHUNK):
                 yield block
+
+    def release(self) -> None:
+        """Drop the content once stored; the ref stays."""
+        self.data = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+
+StoreFile = Callable[[SpooledFile], Awaitable[None]]
 
 
 @dataclass
@@ -42,9 +67,12 @@ class UploadForm:
 
     def cleanup(self) -> None:
         for f in self.files:
-            f.path.unlink(missing_ok=True)
+            f.release()
         if self.spool_dir is not None:
+            for leftover in self.spool_dir.glob("*.part"):  # a part cut off mid-body
+                leftover.unlink(missing_ok=True)
             self.spool_dir.rmdir()
+            self.spool_dir = None
 
 
 class _Receiver:
@@ -57,9 +85,12 @@ class _Receiver:
         self._name: str | None = None
         self._filename: str | None = None
         self._value = bytearray()
+        self._in_file = False
+        self._buffer = bytearray()
         self._fh: IO[bytes] | None = None
         self._hash: Any = None
         self._size = 0
+        self.finished: list[SpooledFile] = []  # ended since the caller last took them
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
@@ -90,32 +121,44 @@ class _Receiver:
             if len(self.form.files) >= self._max_files:
                 raise PayloadTooLargeError("too many files (MAX_BATCH_FILES)", details={"max_files": self._max_files})
             self._filename = os.path.basename(filename.decode("utf-8", "replace").replace("\\", "/")) or "upload"
-            index = len(self.form.files)
-            self._fh = (self.form.spool_dir / f"{index:06d}.part").open("wb")  # type: ignore[operator]
+            self._in_file, self._buffer, self._fh = True, bytearray(), None
             self._hash = hashlib.sha256()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
         self._size += len(chunk)
-        if self._fh is not None:
+        if self._in_file:
             if self._size > self._max_file_bytes:
                 raise PayloadTooLargeError(f"file {self._filename!r} is larger than MAX_IMAGE_BYTES",
                                            details={"max_bytes": self._max_file_bytes})
-            self._fh.write(chunk)
             self._hash.update(chunk)
+            if self._fh is None and self._size <= MEMORY_PART_BYTES:
+                self._buffer += chunk
+                return
+            if self._fh is None:  # too big for memory: spill what we have, stream the rest
+                index = len(self.form.files)
+                self._fh = (self.form.spool_dir / f"{index:06d}.part").open("wb")  # type: ignore[operator]
+                self._fh.write(self._buffer)
+                self._buffer = bytearray()
+            self._fh.write(chunk)
         else:
             if self._size > MAX_FIELD_BYTES:
                 raise PayloadTooLargeError(f"form field {self._name!r} is too large")
             self._value += chunk
 
     def _part_end(self) -> None:
-        if self._fh is not None:
-            path = Path(self._fh.name)
-            self._fh.close()
-            self._fh = None
+        if self._in_file:
             content_type = self._headers.get("content-type", b"").decode("latin-1") or None
-            self.form.files.append(SpooledFile(self._filename or "upload", content_type, path, self._size,
-                                               self._hash.hexdigest()))
+            spooled = SpooledFile(self._filename or "upload", content_type, self._size, self._hash.hexdigest())
+            if self._fh is not None:
+                spooled.path = Path(self._fh.name)
+                self._fh.close()
+                self._fh = None
+            else:
+                spooled.data = bytes(self._buffer)
+            self._in_file, self._buffer = False, bytearray()
+            self.form.files.append(spooled)
+            self.finished.append(spooled)
         elif self._name:
             self.form.fields[self._name] = self._value.decode("utf-8", "replace")
 
@@ -126,19 +169,70 @@ class _Receiver:
             self._fh = None
 
 
-async def receive_upload(request: Request, *, file_field: str = "files", max_files: int,
-                         max_file_bytes: int) -> UploadForm:
+class _Stores:
+    """The store callbacks in flight: at most ``limit``; the first failure stops the upload."""
+
+    def __init__(self, store: StoreFile, limit: int) -> None:
+        self._store, self._gate = store, asyncio.Semaphore(limit)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._failure: BaseException | None = None
+
+    async def start(self, files: list[SpooledFile]) -> None:
+        for spooled in files:
+            self.raise_failure()
+            await self._gate.acquire()
+            task = asyncio.create_task(self._run(spooled))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, spooled: SpooledFile) -> None:
+        try:
+            await self._store(spooled)
+            spooled.release()
+        except BaseException as exc:
+            if self._failure is None:
+                self._failure = exc
+            raise
+        finally:
+            self._gate.release()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    async def finish(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.raise_failure()
+
+    async def abandon(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def receive_upload(request: Request, *, store: StoreFile, file_field: str = "files", max_files: int,
+                         max_file_bytes: int, max_pending: int = 8) -> UploadForm:
+    """Read the whole form; every file has been through ``store`` (its ``ref`` set) when this
+    returns. On any failure, parts not yet stored are dropped and the error propagates; refs
+    already stored are on ``form.files`` for the caller to clean up."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UnsupportedMediaError("the body must be multipart/form-data")
     receiver = _Receiver(Path(tempfile.mkdtemp(prefix="ocr-upload-")), file_field=file_field,
                          max_files=max_files, max_file_bytes=max_file_bytes)
     parser = MultipartParser(params[b"boundary"], receiver.callbacks())
+    stores = _Stores(store, max_pending)
     try:
         async for chunk in request.stream():
             parser.write(chunk)
+            if receiver.finished:
+                finished, receiver.finished = receiver.finished, []
+                await stores.start(finished)
         parser.finalize()
+        await stores.start(receiver.finished)
+        await stores.finish()
     except BaseException:
+        await stores.abandon()
         receiver.abort()
         receiver.form.cleanup()
         raise

@@ -56,9 +56,35 @@ def _int_field(fields: dict[str, str], name: str, default: int | None, low: int,
     return value
 
 
-async def read_upload(request: Request) -> BatchUpload:
+async def read_upload(request: Request, principal: Principal, inputs: InputStore) -> BatchUpload:
+    """Receive the form, storing each file as an owner-scoped input while the rest arrives.
+    A refused upload (limits, bad fields, a storage failure) leaves none of the inputs it
+    created behind."""
     settings = request.app.state.services.settings
-    form = await receive_upload(request, max_files=settings.max_batch_files, max_file_bytes=settings.max_image_bytes)
+    created: list[str] = []
+
+    async def store(f: SpooledFile) -> None:
+        ext = ext_for(f.filename, f.content_type)
+        if f.data is not None:
+            f.ref, f.created = await inputs.put_new(principal.key_id, f.sha256, ext, f.data)
+        else:
+            f.ref, f.created = await inputs.put_stream(principal.key_id, f.sha256, ext, f.chunks())
+        if f.created:
+            created.append(f.ref)
+
+    form: UploadForm | None = None
+    try:
+        form = await receive_upload(request, store=store, max_files=settings.max_batch_files,
+                                    max_file_bytes=settings.max_image_bytes)
+        return _validated(form)
+    except BaseException:
+        if form is not None:
+            form.cleanup()
+        await inputs.discard(created)
+        raise
+
+
+def _validated(form: UploadForm) -> BatchUpload:
     fields, errors = form.fields, []
     task_id = fields.get("task_id", "").strip()
     if not task_id:
@@ -77,23 +103,21 @@ async def read_upload(request: Request) -> BatchUpload:
     concurrency = _int_field(fields, "concurrency", 4, 1, 64, errors)
     limit = _int_field(fields, "limit", None, 1, 100_000, errors)
     if errors:
-        form.cleanup()
         raise ValidationFailedError("the upload form failed validation", details={"errors": errors})
     return BatchUpload(task_id=task_id, concurrency=concurrency or 4, run_id=run_id, limit=limit,
                        persist_inputs=persist_raw not in _FALSE, form=form, gt_id=gt_id)
 
 
-async def store_and_plan(upload: BatchUpload, principal: Principal, planner: BatchPlanner, inputs: InputStore,
-                         *, allow_ephemeral: bool) -> BatchPlan:
+async def plan_upload(upload: BatchUpload, planner: BatchPlanner, inputs: InputStore, *,
+                      allow_ephemeral: bool) -> BatchPlan:
+    """The plan over the (already stored) files; inputs created for files past ``limit`` are
+    dropped again, and so are all created ones when the batch keeps no inputs."""
     run_id = await planner.new_run_id(upload.run_id)
     ephemeral = allow_ephemeral and not upload.persist_inputs
-    stored, created_now = [], []
-    for f in upload.files:
-        ref, created = await inputs.put_stream(principal.key_id, f.sha256, ext_for(f.filename, f.content_type),
-                                               f.chunks())
-        stored.append((f.filename, ref))
-        if created:
-            created_now.append(ref)
+    chosen = upload.files
+    await inputs.discard([f.ref for f in upload.form.files[len(chosen):] if f.created and f.ref])
+    stored = [(f.filename, f.ref or "") for f in chosen]
+    created_now = [f.ref for f in chosen if f.created and f.ref]
     return await planner.from_uploads(task_id=upload.task_id, uploads=stored, concurrency=upload.concurrency,
                                       run_id=run_id, limit=None, persist_inputs=not ephemeral,
                                       ephemeral_refs=created_now if ephemeral else None, checked=True)

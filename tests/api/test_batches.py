@@ -119,11 +119,27 @@ def test_upload_limits(make_api: Any) -> None:
     error = assert_envelope(upload(api, [("a.png", small)], concurrency="0"), 422, "validation_error")
     assert error["details"]["errors"][0]["path"] == "$.concurrency"
     assert list((api.artifacts_dir).rglob("*.part")) == []
+    # Files are stored while the body arrives; a refused upload removes what it stored.
+    assert not [p for p in (api.artifacts_dir / "inputs").rglob("*") if p.is_file()]
 
 
 def test_upload_limit_field_applies_before_processing(api: Api) -> None:
     files = [(f"{i}.png", image_bytes(size=(20 + i, 20))) for i in range(4)]
     assert upload(api, files, limit=2).json()["item_count"] == 2
+    kept = sorted(p.name for p in (api.artifacts_dir / "inputs").rglob("*.png"))
+    assert kept == sorted(hashlib.sha256(content).hexdigest() + ".png" for _, content in files[:2])
+
+
+def test_upload_of_large_and_small_files_stores_each_exactly(api: Api) -> None:
+    large = image_bytes("BMP", (400, 300))  # ~360 KB: spilled to a temp file while receiving
+    small = image_bytes(size=(33, 30))
+    body = upload(api, [("large.bmp", large), ("small.png", small), ("again.png", small)]).json()
+    assert body["ok_count"] == 3, body
+    refs = [i["input_ref"] for i in body["items"]]
+    assert refs[1] == refs[2]  # same content, same owner: one input
+    for ref, content in [(refs[0], large), (refs[1], small)]:
+        assert (api.artifacts_dir / ref).read_bytes() == content
+        assert hashlib.sha256(content).hexdigest() in ref
 
 
 def test_rerun_from_stored_inputs_with_another_task(api: Api) -> None:

@@ -19,7 +19,7 @@ from domain.jobs import JobKind
 from entrypoints.http.accepted import accepted, fingerprint, idempotency_key
 from entrypoints.http.openapi import AUTH, UploadOperation, errors
 from entrypoints.http.schemas import BatchExtractIn, BatchExtractOut, BatchRerunIn, JobAcceptedOut
-from entrypoints.http.uploads import read_upload, store_and_plan
+from entrypoints.http.uploads import plan_upload, read_upload
 
 BATCH_ERRORS = errors(400, *AUTH, 404, 409, 422)
 UPLOAD_ERRORS = errors(400, *AUTH, 404, 409, 413, 415, 422)
@@ -106,9 +106,9 @@ async def batch_extract_upload(request: Request, principal: NamedDependency[Prin
                                planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                batch_runner: NamedDependency[BatchRunner]) -> BatchExtractOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
-    upload = await read_upload(request)
+    upload = await read_upload(request, principal, inputs)
     try:
-        plan = await store_and_plan(upload, principal, planner, inputs, allow_ephemeral=True)
+        plan = await plan_upload(upload, planner, inputs, allow_ephemeral=True)
         plan = await with_ground_truth(request, plan, upload.gt_id, principal)
     finally:
         upload.form.cleanup()
@@ -121,12 +121,12 @@ async def batch_extract_upload_async(request: Request, principal: NamedDependenc
                                      planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                      jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
     require_scopes(principal, Scope.EXTRACT_RUN)
-    upload = await read_upload(request)
+    upload = await read_upload(request, principal, inputs)
     try:
         key, digest = idempotency_key(request), upload.digest()
         if key and (existing := await jobs.replay(principal, key, digest)):
             return accepted(existing)
-        plan = await store_and_plan(upload, principal, planner, inputs, allow_ephemeral=False)
+        plan = await plan_upload(upload, planner, inputs, allow_ephemeral=False)
         plan = await with_ground_truth(request, plan, upload.gt_id, principal)
     finally:
         upload.form.cleanup()
