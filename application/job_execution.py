@@ -18,6 +18,7 @@ from application.batches import BatchRunner
 from application.extract import Extractor
 from application.extract_types import DebugOverrides, ExtractCommand
 from application.job_results import extract_response
+from application.job_signals import JobSignals
 from application.ports.blobs import BlobStore
 from application.ports.jobs import JobStore
 from domain.artifacts import ArtifactKind, artifact_rel
@@ -47,7 +48,9 @@ def principal_of(job: Job) -> Principal:
 class JobExecutor:
     def __init__(self, *, store: JobStore, extractor: Extractor, batches: BatchRunner, blobs: BlobStore,
                  clock: Callable[[], datetime] = utc_now, progress_interval_s: float = 0.5,
-                 cancel_check_interval_s: float = 0.05, heartbeat_s: float | None = 10.0) -> None:
+                 cancel_check_interval_s: float = 0.05, heartbeat_s: float | None = 10.0,
+                 signals: JobSignals | None = None) -> None:
+        self._signals = signals or JobSignals()
         self._store = store
         self._extractor = extractor
         self._batches = batches
@@ -63,6 +66,7 @@ class JobExecutor:
         except (IllegalTransitionError, NotFoundError):
             logger.info("job skipped: not queued", extra={"event": "job_skipped", "job_id": job_id})
             return
+        self._signals.changed(job_id)
         logger.info("job started", extra={"event": "job_start", "job_id": job_id, "kind": job.kind})
         started = time.perf_counter()
         async with self._heartbeat(job_id):
@@ -116,6 +120,7 @@ class JobExecutor:
             await self._store.update(job_id, lambda j: finish(j, status, at=self._clock(), **fields))
         except IllegalTransitionError:  # marked stale meanwhile: terminal states never change
             logger.warning("job already final", extra={"event": "job_finish_skipped", "job_id": job_id})
+        self._signals.changed(job_id)
 
     async def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
         principal = principal_of(job)

@@ -17,6 +17,7 @@ from application.ports.jobs import JobPage, JobQueue, JobStore
 from domain.auth import Principal, can_see
 from domain.errors import ConflictError, DomainError, NotFoundError, ValidationFailedError
 from domain.ids import check_id, new_id, utc_now
+from application.job_signals import JobSignals
 from domain.jobs import Job, JobStatus, new_job, request_cancel
 
 logger = logging.getLogger("ocr.jobs")
@@ -27,7 +28,9 @@ MAX_WAIT_S = 30.0
 
 class JobService:
     def __init__(self, *, store: JobStore, queue: JobQueue, blobs: BlobStore,
-                 clock: Callable[[], datetime] = utc_now, poll_interval_s: float = 0.2) -> None:
+                 clock: Callable[[], datetime] = utc_now, poll_interval_s: float = 0.2,
+                 signals: JobSignals | None = None) -> None:
+        self._signals = signals or JobSignals()
         self._store = store
         self._queue = queue
         self._blobs = blobs
@@ -95,7 +98,7 @@ class JobService:
         job = await self.get(job_id, principal)
         deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
         while not job.is_terminal and time.monotonic() < deadline:
-            await asyncio.sleep(min(self._poll_interval_s, max(deadline - time.monotonic(), 0)))
+            await self._signals.wait(job_id, min(self._poll_interval_s, max(deadline - time.monotonic(), 0)))
             current = await self._store.get(job_id)
             if current is None or current.status != job.status:
                 return current or job

@@ -50,6 +50,7 @@ from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
 from application.job_execution import JobExecutor
 from application.job_recovery import recover_jobs
+from application.job_signals import JobSignals
 from application.jobs import JobService
 from application.run_export import RunExporter
 from application.site_embeddings import EmbeddingCache
@@ -217,8 +218,10 @@ class Container(containers.DeclarativeContainer):
     batch_runner = providers.Singleton(BatchRunner, extractor=extractor, inputs=inputs, data_root=data_root,
                                        blobs=blob_store, index=artifact_index, evaluator=evaluator,
                                        telemetry=telemetry)
+    job_signals = providers.Singleton(JobSignals)
     executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
-                                   blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s)
+                                   blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s,
+                                   signals=job_signals)
     job_queue = providers.Selector(
         providers.Callable(lambda s: s.jobs_backend, settings),
         local=providers.Singleton(LocalJobRunner, execute=executor.provided.execute,
@@ -227,7 +230,7 @@ class Container(containers.DeclarativeContainer):
                                    queue=settings.provided.celery_queue,
                                    result_backend=settings.provided.celery_result_backend),
     )
-    jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store)
+    jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store, signals=job_signals)
 
     # Site analysis (SPEC §9): INFERENCE_BACKEND picks mock or OpenAI-compatible chat/embeddings.
     openai_client = providers.Resource(openai_http, settings)
