@@ -3,7 +3,6 @@ read, long-poll, result, cancel, list — all owner-scoped (others' jobs are 404
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -12,12 +11,12 @@ from typing import Any
 
 import msgspec
 
+from application.job_signals import JobSignals
 from application.ports.blobs import BlobStore
 from application.ports.jobs import JobPage, JobQueue, JobStore
 from domain.auth import Principal, can_see
 from domain.errors import ConflictError, DomainError, NotFoundError, ValidationFailedError
 from domain.ids import check_id, new_id, utc_now
-from application.job_signals import JobSignals
 from domain.jobs import Job, JobStatus, new_job, request_cancel
 
 logger = logging.getLogger("ocr.jobs")
