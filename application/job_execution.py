@@ -26,6 +26,7 @@ from domain.auth import ANONYMOUS, ANONYMOUS_KEY_ID, Principal, Role, scopes_for
 from domain.errors import DomainError, NotFoundError
 from domain.ids import utc_now
 from domain.jobs import (
+    TERMINAL,
     IllegalTransitionError,
     Job,
     JobKind,
@@ -166,8 +167,9 @@ class JobExecutor:
             now = time.monotonic()
             if not state["cancel"] and now - state["at"] >= self._cancel_check_interval_s:
                 state["at"] = now
-                job = await self._store.get(job_id)
-                state["cancel"] = job is None or job.cancel_requested or job.is_terminal
+                control = await self._store.control(job_id)
+                state["cancel"] = (control is None or control.cancel_requested
+                                   or control.status in TERMINAL)
             return state["cancel"]
 
         return should_cancel

@@ -124,6 +124,9 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
         files.append(path)
     capacity = min(a.capacity, a.inference_max_concurrency, a.batch_concurrency)
     deadline = time.monotonic() + a.max_seconds
+    profiler = start_profiler(ctx.server.pid, a.py_spy) if a.py_spy else None
+    if profiler:
+        time.sleep(1.0)  # let py-spy attach
     with httpx.Client(base_url=ctx.base_url, headers=ctx.auth, timeout=300) as http:
         ctx.sim_reset()
         cpu0 = ctx.server.cpu_seconds()
@@ -159,6 +162,8 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
             print(f"  poll {polls}: {status} {progress.get('done')}/{progress.get('total')}")
         finished = time.perf_counter()
         foreign.stop()
+        if profiler:
+            stop_profiler(profiler)
         server_cpu = ctx.server.cpu_seconds() - cpu0
         result = http.get(f"/v1/jobs/{job['job_id']}/result")
         body = result.json() if result.status_code == 200 else {}
@@ -211,7 +216,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=300.0)
     p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the server (experiments, e.g. VLLM_HTTP_MAX_KEEPALIVE=64)")
-    p.add_argument("--py-spy", metavar="OUT", help="extract mode: profile the server with py-spy "
+    p.add_argument("--py-spy", metavar="OUT", help="profile the server with py-spy "
                    "(collapsed stacks, GIL holder only; perturbs the numbers)")
     return p.parse_args(argv)
 

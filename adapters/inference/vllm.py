@@ -232,7 +232,7 @@ class VllmInferenceClient:
         if not 200 <= status < 300:
             return self._log_failure(from_response(response, secrets=self._secrets), log, started)
         try:
-            text = message_text(response.json())
+            text = message_text(msgspec.json.decode(response.content))
         except MalformedResponse as exc:
             return self._log_failure(malformed(status, str(exc)), log, started)
         except ValueError:

@@ -18,7 +18,7 @@ from adapters.store.engine import immediate
 from adapters.store.errors import unavailable_on_driver_error
 from adapters.store.tables import jobs as t
 from adapters.store.timestamps import UtcDateTime, as_utc
-from application.ports.jobs import JobChange, JobPage
+from application.ports.jobs import JobChange, JobControl, JobPage
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.jobs import Job, JobStatus
 
@@ -51,6 +51,12 @@ class SqlJobStore:
         async with unavailable_on_driver_error("get job"), self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _job(row._mapping)
+
+    async def control(self, job_id: str) -> JobControl | None:
+        query = select(t.c.status, t.c.cancel_requested).where(t.c.job_id == job_id)
+        async with unavailable_on_driver_error("job control"), self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else JobControl(status=JobStatus(row[0]), cancel_requested=bool(row[1]))
 
     async def update(self, job_id: str, change: JobChange) -> Job:
         # FOR UPDATE renders nothing on SQLite, where BEGIN IMMEDIATE already holds the lock.

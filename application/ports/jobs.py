@@ -17,6 +17,13 @@ class JobPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
+class JobControl(msgspec.Struct, frozen=True, kw_only=True):
+    """What a running job checks between items: is it still running, was cancel asked?"""
+
+    status: JobStatus
+    cancel_requested: bool
+
+
 class JobStore(Protocol):
     """Errors: ``ConflictError`` for a duplicate job_id or (owner, idempotency_key);
     ``NotFoundError`` for an unknown job; whatever the change function raises (nothing is
@@ -25,6 +32,11 @@ class JobStore(Protocol):
     async def create(self, job: Job) -> None: ...
 
     async def get(self, job_id: str) -> Job | None: ...
+
+    async def control(self, job_id: str) -> JobControl | None:
+        """Status and cancel flag only — cheap enough to ask between batch items (the full
+        job carries the whole request, which can be a thousand-item plan)."""
+        ...
 
     async def update(self, job_id: str, change: JobChange) -> Job:
         """Atomically: lock the row, apply ``change`` to the current job, write the result.

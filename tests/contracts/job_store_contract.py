@@ -135,6 +135,16 @@ class JobStoreContract:
         assert got.result_meta == {"item_count": 2, "eval": NESTED}
         assert isinstance(got.request["meta"]["big"], int)
 
+    async def test_control_reads_status_and_cancel_flag_only(self, adapter: JobStore) -> None:
+        assert await adapter.control("job-1") is None
+        await adapter.create(job("job-1"))
+        control = await adapter.control("job-1")
+        assert control is not None and control.status is JobStatus.QUEUED and control.cancel_requested is False
+        await adapter.update("job-1", lambda j: request_cancel(j, at=T1))
+        control = await adapter.control("job-1")
+        assert control is not None and control.cancel_requested is True
+        assert control.status == (await adapter.get("job-1")).status  # type: ignore[union-attr]
+
     async def test_a_new_job_round_trips_with_its_defaults(self, adapter: JobStore) -> None:
         queued = job("job-1", total=None)
         await adapter.create(queued)
@@ -548,6 +558,8 @@ class JobStoreContract:
         assert caught.value.code == "storage_unavailable"
         with pytest.raises(StorageUnavailableError):
             await unreachable.get("job-1")
+        with pytest.raises(StorageUnavailableError):
+            await unreachable.control("job-1")
         with pytest.raises(StorageUnavailableError):
             await unreachable.create(job("job-1"))
         with pytest.raises(StorageUnavailableError):

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from application.ports.jobs import JobChange, JobPage
+from application.ports.jobs import JobChange, JobControl, JobPage
 from domain.errors import (
     ConflictError,
     InvalidInputError,
@@ -120,6 +120,11 @@ class InMemoryJobStore:
         items = [_stored(j) for j in matching[:limit]]
         next_cursor = _encode_cursor(items[-1]) if len(matching) > limit else None
         return JobPage(items=items, next_cursor=next_cursor)
+
+    async def control(self, job_id: str) -> JobControl | None:
+        self._check()
+        job = self._jobs.get(job_id)
+        return None if job is None else JobControl(status=job.status, cancel_requested=job.cancel_requested)
 
     async def ids_with_status(self, status: JobStatus) -> list[str]:
         self._check()
