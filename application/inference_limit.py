@@ -32,18 +32,26 @@ class ConcurrencyLimitedInference:
         if self._semaphore is None:  # created on first use, inside the serving event loop
             self._semaphore = asyncio.Semaphore(self._limit)
         async with self._semaphore:
-            self.in_flight += 1
-            self._telemetry.model_in_flight(1)
-            started = time.perf_counter()
-            error_code: str | None = "internal_error"
-            try:
-                outcome = await self._inner.complete(request)
-                error_code = outcome.failure.code if outcome.failure else None
-                return outcome
-            finally:
-                self.in_flight -= 1
-                self._telemetry.model_in_flight(-1)
-                self._telemetry.model_call(time.perf_counter() - started, error_code)
+            outcome = await self._call(request)
+        # The freed slot woke the next waiting call; let it send its request before this one
+        # is parsed, validated and stored, so the model server is not left with an idle slot
+        # behind a whole wave of post-processing (docs/benchmarks.md §7).
+        await asyncio.sleep(0)
+        return outcome
+
+    async def _call(self, request: InferenceRequest) -> InferenceOutcome:
+        self.in_flight += 1
+        self._telemetry.model_in_flight(1)
+        started = time.perf_counter()
+        error_code: str | None = "internal_error"
+        try:
+            outcome = await self._inner.complete(request)
+            error_code = outcome.failure.code if outcome.failure else None
+            return outcome
+        finally:
+            self.in_flight -= 1
+            self._telemetry.model_in_flight(-1)
+            self._telemetry.model_call(time.perf_counter() - started, error_code)
 
     async def ping(self) -> None:
         await self._inner.ping()

@@ -3,8 +3,12 @@
     python -m bench.sim_vllm --port 8011 --latency-ms 200 --capacity 32
 
 * ``POST /v1/chat/completions`` answers a real wire-format chat completion whose content is a
-  JSON object valid for the request's ``response_format`` JSON Schema
-  (``sample_for_schema``, seeded by ``X-Request-ID``), after ``latency-ms``.
+  JSON object valid for the request's ``response_format`` JSON Schema, after ``latency-ms``.
+  The content is one of ``POOL`` samples per schema (``sample_for_schema``), generated on the
+  schema's first use and picked by the ``X-Request-ID``: generating a sample per call cost
+  ~2 ms of the simulator's CPU on the benchmark machine, and a wave of 32 answers then left
+  the simulator up to ~60 ms late — simulator overhead that the bench would have charged to
+  the orchestrator.
 * At most ``capacity`` requests are "on the GPU" at once; the rest queue (an
   ``asyncio.Semaphore``), like vLLM's scheduler with ``max_num_seqs``.
 * ``GET /v1/models`` lists the model. ``GET /__stats`` gives ``{count, max_concurrency,
@@ -25,6 +29,7 @@ import signal
 import sys
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +52,15 @@ class Stats:
     connections: int = 0  # TCP connections accepted (churn shows a client pool too small)
     first_at: float = 0.0
     last_at: float = 0.0
+    answer_s: float = 0.0  # summed over calls: slot released -> answer written (simulator overhead)
+    arrival_s: float = 0.0  # summed over calls: request head read -> slot taken (parsing, queueing)
 
     def as_dict(self) -> dict[str, Any]:
         return {"count": self.count, "in_flight": self.in_flight,
                 "max_concurrency": self.max_concurrency, "waiting": self.waiting,
                 "max_waiting": self.max_waiting, "models_count": self.models_count,
-                "connections": self.connections,
+                "connections": self.connections, "answer_s": round(self.answer_s, 3),
+                "arrival_s": round(self.arrival_s, 3),
                 "busy_span_s": round(max(0.0, self.last_at - self.first_at), 3)}
 
 
@@ -65,6 +73,9 @@ def schema_of(body: Any) -> dict[str, Any] | None:
     return fmt.get("schema")
 
 
+POOL = 16
+
+
 class SimVllm:
     def __init__(self, *, latency_ms: float, capacity: int, model: str, max_model_len: int) -> None:
         self.latency_s = latency_ms / 1000
@@ -73,6 +84,17 @@ class SimVllm:
         self.max_model_len = max_model_len
         self.slots = asyncio.Semaphore(capacity)
         self.stats = Stats()
+        self._answers: dict[str, list[str]] = {}
+
+    def answer_for(self, schema: dict[str, Any] | None, seed: str) -> str:
+        if not schema:
+            return "{}"
+        key = json.dumps(schema, sort_keys=True)
+        pool = self._answers.get(key)
+        if pool is None:
+            pool = self._answers[key] = [json.dumps(sample_for_schema(schema, seed=str(i)), ensure_ascii=False)
+                                         for i in range(POOL)]
+        return pool[zlib.crc32(seed.encode()) % POOL]
 
     # --- routes ---------------------------------------------------------------------------
 
@@ -97,6 +119,7 @@ class SimVllm:
         return 404, error(404, f"no route {method} {path}", "NotFoundError")
 
     async def chat(self, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        arrived = float(headers.get("x-sim-arrived", 0) or 0) or time.monotonic()
         try:
             body = json.loads(raw)
         except ValueError:
@@ -110,6 +133,7 @@ class SimVllm:
                 stats.waiting -= 1
                 queued = False
                 stats.in_flight += 1
+                stats.arrival_s += time.monotonic() - arrived
                 stats.max_concurrency = max(stats.max_concurrency, stats.in_flight)
                 if not stats.first_at:
                     stats.first_at = time.monotonic()
@@ -117,13 +141,11 @@ class SimVllm:
                     await asyncio.sleep(self.latency_s)
                 finally:
                     stats.in_flight -= 1
+                    headers["x-sim-released"] = str(time.monotonic())
         finally:
             if queued:  # the client went away while queued
                 stats.waiting -= 1
-        schema = schema_of(body)
-        seed = headers.get("x-request-id", "")
-        content = json.dumps(sample_for_schema(schema, seed=seed) if schema else {},
-                             ensure_ascii=False)
+        content = self.answer_for(schema_of(body), headers.get("x-request-id", ""))
         stats.count += 1
         stats.last_at = time.monotonic()
         return 200, self.completion_payload(content)
@@ -155,6 +177,7 @@ class SimVllm:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                     return
+                arrived = time.monotonic()
                 lines = head.decode("latin-1").split("\r\n")
                 try:
                     method, target, version = lines[0].split(" ", 2)
@@ -177,6 +200,7 @@ class SimVllm:
                                   close=True)
                     return
                 body = await reader.readexactly(length) if length else b""
+                headers["x-sim-arrived"] = str(arrived)
                 close = (headers.get("connection", "").lower() == "close"
                          or version == "HTTP/1.0")
                 try:
@@ -184,6 +208,8 @@ class SimVllm:
                 except Exception as exc:  # a bench server must not die on one bad request
                     status, payload = 500, error(500, f"{type(exc).__name__}", "ServerError")
                 await respond(writer, status, payload, close=close)
+                if "x-sim-released" in headers:
+                    self.stats.answer_s += time.monotonic() - float(headers["x-sim-released"])
                 if close:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
