@@ -1,6 +1,7 @@
 """How close N model calls through the orchestrator get to the model server's ideal time.
 
     .venv/bin/python -m bench.batch_efficiency                 # --mode extract (default)
+    .venv/bin/python -m bench.batch_efficiency --mode dir      # one async batch over DATA_ROOT
     .venv/bin/python -m bench.batch_efficiency --mode batch    # one async upload batch
 
 A simulated vLLM (``bench.sim_vllm``: fixed latency, a capacity limit) stands in for the GPU;
@@ -9,6 +10,8 @@ latency L and an effective capacity C = min(sim capacity, INFERENCE_MAX_CONCURRE
 concurrency]) the ideal wall time is N·L/C; the bench reports wall / ideal.
 
 * ``--mode extract``: N concurrent ``POST /v1/extract`` calls (client concurrency 64).
+* ``--mode dir``: the N images are files under the server's DATA_ROOT; one
+  ``POST /v1/batch_extract_async`` ``{task_id, images_dir, concurrency}`` → 202, then as below.
 * ``--mode batch``: one ``POST /v1/batch_extract_upload_async`` (multipart ``task_id``,
   ``files`` repeated, ``concurrency``) → 202 ``{job_id, poll_url}``; long-polls
   ``GET poll_url?wait=10`` until ``succeeded|failed|canceled``, then reads
@@ -38,6 +41,7 @@ from bench.overhead import extract_requests, start_profiler, stop_profiler
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 UPLOAD_ASYNC = "/v1/batch_extract_upload_async"
+DIR_ASYNC = "/v1/batch_extract_async"
 
 
 class EndpointMissing(RuntimeError):
@@ -114,14 +118,44 @@ def _ideal(wall_s: float, n: int, latency_ms: float, capacity: int) -> dict[str,
             "goal_ratio_le_1_15": wall_s / ideal <= 1.15}
 
 
-def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
-    a = ctx.args
+def _write_images(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for i in range(a.n):
-        path = work / "inputs" / f"img-{i:05d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        path = folder / f"img-{i:05d}.png"
         path.write_bytes(harness.small_png(seed=i))  # distinct content: no input dedup
         files.append(path)
+    return files
+
+
+def _submit_upload(http: httpx.Client, a: argparse.Namespace, files: list[Path]) -> httpx.Response:
+    handles = [p.open("rb") for p in files]
+    try:
+        return http.post(UPLOAD_ASYNC, data={"task_id": a.task, "concurrency": str(a.batch_concurrency)},
+                         files=[("files", (p.name, h, "image/png")) for p, h in zip(files, handles, strict=True)])
+    finally:
+        for h in handles:
+            h.close()
+
+
+def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
+    """``--mode batch``: one multipart upload of N files; ``--mode dir``: N files already under
+    DATA_ROOT, one ``POST /v1/batch_extract_async``. Both are then long-polled to the end."""
+    a = ctx.args
+    if a.mode == "dir":
+        _write_images(work / "data" / "bench-images", a.n)  # base_env puts DATA_ROOT at work/data
+        path = DIR_ASYNC
+
+        def submit(http: httpx.Client) -> httpx.Response:
+            return http.post(DIR_ASYNC, json={"task_id": a.task, "images_dir": "bench-images",
+                                              "concurrency": a.batch_concurrency})
+    else:
+        files = _write_images(work / "inputs", a.n)
+        path = UPLOAD_ASYNC
+
+        def submit(http: httpx.Client) -> httpx.Response:
+            return _submit_upload(http, a, files)
+
     capacity = min(a.capacity, a.inference_max_concurrency, a.batch_concurrency)
     deadline = time.monotonic() + a.max_seconds
     profiler = start_profiler(ctx.server.pid, a.py_spy) if a.py_spy else None
@@ -132,22 +166,15 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
         cpu0 = ctx.server.cpu_seconds()
         foreign = harness.ForeignCpu(ctx.server, ctx.sim).start()
         started = time.perf_counter()
-        handles = [p.open("rb") for p in files]
-        try:
-            r = http.post(UPLOAD_ASYNC,
-                          data={"task_id": a.task, "concurrency": str(a.batch_concurrency)},
-                          files=[("files", (p.name, h, "image/png")) for p, h in zip(files, handles, strict=True)])
-        finally:
-            for h in handles:
-                h.close()
+        r = submit(http)
         accepted = time.perf_counter()
         if r.status_code == 404:
-            raise EndpointMissing(f"POST {UPLOAD_ASYNC} answered 404: async upload batches "
+            raise EndpointMissing(f"POST {path} answered 404: async batches "
                                   "are not implemented in this build yet (SPEC §6.3/§7)")
         if r.status_code != 202:
-            raise RuntimeError(f"POST {UPLOAD_ASYNC} answered {r.status_code}: {r.text[:500]}")
+            raise RuntimeError(f"POST {path} answered {r.status_code}: {r.text[:500]}")
         job = r.json()
-        print(f"job {job['job_id']} accepted after {accepted - started:.2f} s (upload)")
+        print(f"job {job['job_id']} accepted after {accepted - started:.2f} s")
         status = job.get("status")
         polls = 0
         while status not in TERMINAL:
@@ -168,10 +195,11 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
         result = http.get(f"/v1/jobs/{job['job_id']}/result")
         body = result.json() if result.status_code == 200 else {}
     wall = finished - started
-    return {"mode": "batch", "n": a.n, "job_status": status, "result_status": result.status_code,
+    return {"mode": a.mode, "n": a.n, "job_status": status, "result_status": result.status_code,
             "item_count": body.get("item_count"), "ok_count": body.get("ok_count"),
             "error_count": body.get("error_count"), "upload_s": round(accepted - started, 3),
             "processing_s": round(finished - accepted, 3), "wall_s": round(wall, 3),
+            "processing_ratio": round((finished - accepted) / ideal_s(a.n, a.latency_ms, capacity), 3),
             "effective_capacity": capacity, "batch_concurrency": a.batch_concurrency,
             "server_cpu_util": round(server_cpu / wall, 2),
             "foreign_cpu_cores": foreign.foreign_cores, **_ideal(wall, a.n, a.latency_ms, capacity)}
@@ -199,12 +227,13 @@ def print_report(r: dict[str, Any]) -> None:
               f" latency ms p50 {lat['p50']} p90 {lat['p90']} p99 {lat['p99']}")
     else:
         print(f"    job {r['job_status']}: items {r['item_count']} ok {r['ok_count']}"
-              f" err {r['error_count']}; upload {r['upload_s']} s, processing {r['processing_s']} s")
+              f" err {r['error_count']}; until the 202 {r['upload_s']} s, processing {r['processing_s']} s"
+              f" ({r['processing_ratio']}× ideal)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mode", choices=["extract", "batch"], default="extract")
+    p.add_argument("--mode", choices=["extract", "dir", "batch"], default="extract")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--task", default="receipt_v1")
     p.add_argument("--latency-ms", type=float, default=200.0)
