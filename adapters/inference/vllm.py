@@ -32,6 +32,7 @@ from adapters.inference.openai_wire import (
     message_text,
     normalise_base_url,
 )
+from adapters.openai_http.aiohttp_transport import AiohttpTransport
 from application.ports.inference import (
     AttemptFailure,
     InferenceFailure,
@@ -55,18 +56,21 @@ def build_http_client(
     max_connections: int,
     max_keepalive: int,
     keepalive_expiry: float,
+    transport: str = "aiohttp",
 ) -> httpx.AsyncClient:
-    """The one shared client per process; the composition root owns and closes it."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=write_timeout, pool=pool_timeout
-        ),
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_keepalive,
-            keepalive_expiry=keepalive_expiry,
-        ),
-    )
+    """The one shared client per process; the composition root owns and closes it.
+
+    The wire work goes through aiohttp (ADR 0009): it keeps every released connection (up to
+    ``max_connections``) for ``keepalive_expiry`` seconds, so ``max_keepalive`` only applies
+    to httpx's own transport, which ``transport="httpx"`` selects.
+    """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive,
+                          keepalive_expiry=keepalive_expiry)
+    timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=write_timeout, pool=pool_timeout)
+    if transport == "httpx":
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
+    return httpx.AsyncClient(timeout=timeout, transport=AiohttpTransport(
+        max_connections=max_connections, keepalive_expiry=keepalive_expiry))
 
 
 class VllmInferenceClient:

@@ -66,9 +66,10 @@ def server(openai_server: OpenAIServer) -> Iterator[OpenAIServer]:
     openai_server.reset()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    client = build_http_client(1.0, 2.0, 2.0, 1.0, 10, 5, 5.0)
+@pytest.fixture(params=["aiohttp", "httpx"])
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    # Every behaviour holds on the production transport (aiohttp, ADR 0009) and httpx's own.
+    client = build_http_client(1.0, 2.0, 2.0, 1.0, 10, 5, 5.0, transport=request.param)
     yield client
     await client.aclose()
 
