@@ -93,15 +93,19 @@ class JobService:
         return job
 
     async def wait(self, job_id: str, principal: Principal, wait_s: float) -> Job:
-        """Long-poll: return as soon as the status changes, or after ``wait_s`` (≤ 30 s)."""
+        """Long-poll: return as soon as the status changes, or after ``wait_s`` (≤ 30 s).
+        Between polls only the status is read; the whole job (its request can be a large
+        batch plan) is read once it changed."""
         job = await self.get(job_id, principal)
         deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
         while not job.is_terminal and time.monotonic() < deadline:
             await self._signals.wait(job_id, min(self._poll_interval_s, max(deadline - time.monotonic(), 0)))
-            current = await self._store.get(job_id)
-            if current is None or current.status != job.status:
-                return current or job
-        return job
+            control = await self._store.control(job_id)
+            if control is None or control.status != job.status:
+                return await self._store.get(job_id) or job
+        if job.is_terminal:
+            return job
+        return await self._store.get(job_id) or job  # unchanged status, current progress
 
     async def result(self, job_id: str, principal: Principal) -> dict[str, Any]:
         job = await self.get(job_id, principal)

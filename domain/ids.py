@@ -33,8 +33,9 @@ def utc_now() -> datetime:
 
 
 def format_ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ`` (isoformat, not strftime: this runs several times per item)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def day_of(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d")
+    return value.astimezone(UTC).date().isoformat()
