@@ -164,6 +164,7 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
     with httpx.Client(base_url=ctx.base_url, headers=ctx.auth, timeout=300) as http:
         ctx.sim_reset()
         cpu0 = ctx.server.cpu_seconds()
+        split0 = ctx.server.cpu_split()
         foreign = harness.ForeignCpu(ctx.server, ctx.sim).start()
         started = time.perf_counter()
         r = submit(http)
@@ -192,6 +193,7 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
         if profiler:
             stop_profiler(profiler)
         server_cpu = ctx.server.cpu_seconds() - cpu0
+        split = [round(b - a, 2) for a, b in zip(split0, ctx.server.cpu_split(), strict=True)]
         result = http.get(f"/v1/jobs/{job['job_id']}/result")
         body = result.json() if result.status_code == 200 else {}
     wall = finished - started
@@ -201,7 +203,7 @@ def batch_mode(ctx: Ctx, work: Path) -> dict[str, Any]:
             "processing_s": round(finished - accepted, 3), "wall_s": round(wall, 3),
             "processing_ratio": round((finished - accepted) / ideal_s(a.n, a.latency_ms, capacity), 3),
             "effective_capacity": capacity, "batch_concurrency": a.batch_concurrency,
-            "server_cpu_util": round(server_cpu / wall, 2),
+            "server_cpu_util": round(server_cpu / wall, 2), "server_cpu_user_sys_s": split,
             "foreign_cpu_cores": foreign.foreign_cores, **_ideal(wall, a.n, a.latency_ms, capacity)}
 
 
