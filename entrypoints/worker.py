@@ -24,6 +24,7 @@ from entrypoints.container import (
     open_worker_services,
 )
 from entrypoints.logs import configure_logging, register_secret
+from entrypoints.runtime import tune_gc
 from entrypoints.settings import Settings, SettingsError
 
 logger = logging.getLogger("ocr.worker")
@@ -89,6 +90,7 @@ def run_worker(settings: Settings) -> int:
             jobs_loop.run(executor.execute(job_id))
 
         worker = celery_job_worker(settings, execute)
+        tune_gc()
         logger.info("worker starting", extra={
             "event": "worker_start", "worker": worker.hostname, "queue": settings.celery_queue,
             "concurrency": settings.jobs_max_concurrency, "stale_after_s": settings.jobs_stale_after_s,

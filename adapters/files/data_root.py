@@ -8,10 +8,17 @@ from pathlib import Path
 from application.ports.data_root import IMAGE_EXTENSIONS
 from domain.errors import InvalidInputError, NotFoundError
 
+_DIR_CACHE_SIZE = 4096
+_MISSING = object()
+
 
 class LocalDataRoot:
     def __init__(self, root: Path) -> None:
         self._root = root
+        # Directory -> its resolved path when that is inside the root (None: outside). A batch
+        # lists and reads hundreds of files per directory; resolving each path walks every
+        # component with lstat, so only symlinked files are resolved one by one.
+        self._dirs: dict[Path, Path | None] = {}
 
     def _inside(self, candidate: Path) -> Path:
         root = self._root.resolve()
@@ -19,6 +26,28 @@ class LocalDataRoot:
         if resolved != root and root not in resolved.parents:
             raise InvalidInputError("path is outside DATA_ROOT", details={"field": "images_dir"})
         return resolved
+
+    def _resolved_dir(self, directory: Path) -> Path | None:
+        hit = self._dirs.get(directory, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        try:
+            resolved: Path | None = self._inside(directory)
+        except InvalidInputError:
+            resolved = None
+        if len(self._dirs) >= _DIR_CACHE_SIZE:  # worker threads share the cache: plain dict ops only
+            self._dirs.clear()
+        self._dirs[directory] = resolved
+        return resolved
+
+    def _inside_file(self, path: Path) -> Path:
+        """Like ``_inside`` for a file: its directory via the cache, a symlinked file itself."""
+        if path.is_symlink():
+            return self._inside(path)
+        directory = self._resolved_dir(path.parent)
+        if directory is None:
+            raise InvalidInputError("path is outside DATA_ROOT", details={"field": "images_dir"})
+        return directory / path.name
 
     def _list(self, images_dir: str, glob: str, limit: int | None) -> list[str]:
         if Path(images_dir).is_absolute() and not images_dir.startswith(str(self._root.resolve())):
@@ -35,7 +64,7 @@ class LocalDataRoot:
             if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
                 continue
             try:
-                resolved = self._inside(path)  # a symlink pointing outside the root is skipped
+                resolved = self._inside_file(path)  # a symlink pointing outside the root is skipped
             except InvalidInputError:
                 continue
             found.append(str(resolved.relative_to(root)))
@@ -46,7 +75,7 @@ class LocalDataRoot:
         return await asyncio.to_thread(self._list, images_dir, glob, limit)
 
     def _read(self, path: str) -> bytes:
-        target = self._inside(self._root / path)
+        target = self._inside_file(self._root / path)
         if not target.is_file():
             raise NotFoundError(f"no file {path} under DATA_ROOT")
         return target.read_bytes()

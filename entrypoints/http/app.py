@@ -35,6 +35,7 @@ from entrypoints.http.routes import (
     site,
 )
 from entrypoints.logs import configure_logging, register_secret
+from entrypoints.runtime import tune_gc
 from entrypoints.services import package_version
 from entrypoints.settings import load_settings
 
@@ -70,6 +71,7 @@ def create_app(container: Container) -> Litestar:
         services = await open_services(container)
         app.state.services = services
         await start_job_runner(services)
+        tune_gc()
         try:
             yield
         finally:

@@ -189,3 +189,17 @@ def test_async_directory_and_rerun_batches(api: Api, data_dir: Path) -> None:
         "task_id": "receipt_fields_v1", "run_id": "async-dir"})
     assert r.status_code == 202
     assert wait_done(api, r.json()["job_id"])["result"]["item_count"] == 4
+
+
+def test_directory_batch_refuses_files_behind_symlinked_directories_listed_later(api: Api, data_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    # Directories are resolved once and remembered; a linked directory pointing outside is
+    # still skipped when listed, and a plain directory next to it is still read.
+    outside = tmp_path / "outside2"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(image_bytes())
+    os.symlink(outside, data_dir / "set1" / "linked")
+    body = api.client.post("/v1/batch_extract", headers=api.auth(), json={
+        "task_id": "receipt_fields_v1", "images_dir": "set1", "glob": "**/*.png"}).json()
+    files = [i["file"] for i in body["items"]]
+    assert "sub/c.png" in files and not any("secret" in f for f in files)
