@@ -204,17 +204,20 @@ class _Stores:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.raise_failure()
 
-    async def abandon(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+    async def abandon(self, *, cancel: bool) -> None:
+        """Stop: stores in flight finish (so their caller can clean up what they stored),
+        unless the upload itself is being cancelled."""
+        if cancel:
+            for task in self._tasks:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def receive_upload(request: Request, *, store: StoreFile, file_field: str = "files", max_files: int,
                          max_file_bytes: int, max_pending: int = 8) -> UploadForm:
     """Read the whole form; every file has been through ``store`` (its ``ref`` set) when this
-    returns. On any failure, parts not yet stored are dropped and the error propagates; refs
-    already stored are on ``form.files`` for the caller to clean up."""
+    returns. On any failure no further file is stored, the stores in flight finish, parts not
+    stored are dropped and the error propagates: what ``store`` stored, its caller cleans up."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UnsupportedMediaError("the body must be multipart/form-data")
@@ -231,8 +234,8 @@ async def receive_upload(request: Request, *, store: StoreFile, file_field: str 
         parser.finalize()
         await stores.start(receiver.finished)
         await stores.finish()
-    except BaseException:
-        await stores.abandon()
+    except BaseException as exc:
+        await stores.abandon(cancel=isinstance(exc, asyncio.CancelledError))
         receiver.abort()
         receiver.form.cleanup()
         raise

@@ -115,9 +115,13 @@ async def plan_upload(upload: BatchUpload, planner: BatchPlanner, inputs: InputS
     run_id = await planner.new_run_id(upload.run_id)
     ephemeral = allow_ephemeral and not upload.persist_inputs
     chosen = upload.files
-    await inputs.discard([f.ref for f in upload.form.files[len(chosen):] if f.created and f.ref])
+    # Files are stored concurrently, so the copy that created a ref may be a duplicate past
+    # the limit: decide per ref, not per file.
+    chosen_refs = {f.ref for f in chosen}
+    created = {f.ref for f in upload.form.files if f.created and f.ref}
+    await inputs.discard(sorted(created - chosen_refs))
     stored = [(f.filename, f.ref or "") for f in chosen]
-    created_now = [f.ref for f in chosen if f.created and f.ref]
+    created_now = sorted(created & chosen_refs)
     return await planner.from_uploads(task_id=upload.task_id, uploads=stored, concurrency=upload.concurrency,
                                       run_id=run_id, limit=None, persist_inputs=not ephemeral,
                                       ephemeral_refs=created_now if ephemeral else None, checked=True)

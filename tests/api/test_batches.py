@@ -203,3 +203,13 @@ def test_directory_batch_refuses_files_behind_symlinked_directories_listed_later
         "task_id": "receipt_fields_v1", "images_dir": "set1", "glob": "**/*.png"}).json()
     files = [i["file"] for i in body["items"]]
     assert "sub/c.png" in files and not any("secret" in f for f in files)
+
+
+def test_limit_keeps_an_input_whose_duplicate_past_the_limit_stored_it(api: Api) -> None:
+    same = image_bytes(size=(41, 30))
+    files = [("a.png", same), ("b.png", image_bytes(size=(42, 30)))] + [(f"dup{i}.png", same) for i in range(8)]
+    body = upload(api, files, limit=1, persist_inputs="true").json()
+    assert body["ok_count"] == 1
+    assert (api.artifacts_dir / body["items"][0]["input_ref"]).read_bytes() == same
+    kept = sorted(p.name for p in (api.artifacts_dir / "inputs").rglob("*.png"))
+    assert kept == [hashlib.sha256(same).hexdigest() + ".png"]  # b.png, past the limit, is gone
