@@ -79,7 +79,7 @@ class BatchRunner:
 
         items = [r for r in results if r is not None]
         if plan.ephemeral_refs:
-            await self._drop_inputs(plan.ephemeral_refs)
+            await self._inputs.discard(plan.ephemeral_refs)
             items = [{**i, "input_ref": None} for i in items]
         response = self._response(plan, created_at, items, started)
         await self._store(plan, principal, created_at, response)
@@ -125,14 +125,6 @@ class BatchRunner:
         except DomainError as exc:
             return {"error": {"code": exc.code, "message": exc.message}}
         return {"eval_id": body["eval_id"], **body["summary"]}
-
-    async def _drop_inputs(self, refs: list[str]) -> None:
-        for ref in refs:
-            try:
-                await self._blobs.delete(ref)
-            except DomainError as exc:  # the results matter more than the cleanup
-                logger.warning("could not remove a temporary input", extra={"event": "input_cleanup_failed",
-                                                                            "rel": ref, "error": exc.code})
 
     def _response(self, plan: BatchPlan, created_at: datetime, items: list[dict[str, Any]],
                   started: float) -> dict[str, Any]:

@@ -120,6 +120,16 @@ def immediate(engine: AsyncEngine) -> AsyncEngine | SerialWriter:
     return writer
 
 
+def configure_sqlite(cursor: Any, *, busy_timeout_ms: int, file_database: bool = True) -> None:
+    """The settings every connection to the service's SQLite files uses (any DB-API cursor
+    or ``sqlite3.Connection``)."""
+    cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    if file_database:
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+
+
 def _sqlite_engine(url: URL, *, busy_timeout_ms: int) -> AsyncEngine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -133,11 +143,7 @@ def _sqlite_engine(url: URL, *, busy_timeout_ms: int) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            if database not in ("", ":memory:"):
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
+            configure_sqlite(cursor, busy_timeout_ms=busy_timeout_ms, file_database=database not in ("", ":memory:"))
         finally:
             cursor.close()
 

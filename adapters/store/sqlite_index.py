@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.store.artifact_index import SqlArtifactIndex
+from adapters.store.engine import configure_sqlite
 from adapters.store.timestamps import as_utc
 from application.ports.artifact_index import IndexEntry, IndexPage
 from domain.errors import ArtifactExistsError, StorageUnavailableError
@@ -76,8 +77,7 @@ def _unavailable(what: str, error: BaseException) -> StorageUnavailableError:
 
 def _connect(path: str, *, busy_timeout_ms: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    configure_sqlite(conn, busy_timeout_ms=busy_timeout_ms)
     return conn
 
 
