@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -44,14 +43,13 @@ class InputStore:
         self._blobs = blobs
 
     async def put_bytes(self, owner_key_id: str, data: bytes, ext: str) -> str:
-        rel = input_rel(owner_key_id, hashlib.sha256(data).hexdigest(), ext)
-        with contextlib.suppress(ArtifactExistsError):  # same content, same key: already stored
-            await self._blobs.put(rel, data, content_type=_content_type(ext))
-        return rel
+        ref, _ = await self.put_new(owner_key_id, hashlib.sha256(data).hexdigest(), ext, data)
+        return ref
 
     async def put_new(self, owner_key_id: str, sha256_hex: str, ext: str, data: bytes) -> tuple[str, bool]:
-        """Store bytes whose sha256 the caller computed while receiving them, in one write.
-        Returns the ref and whether this call created it (False: the content was there)."""
+        """Store bytes whose sha256 the caller computed (e.g. while receiving them), in one
+        write. Returns the ref and whether this call created it (False: same content, same
+        owner, already stored)."""
         rel = input_rel(owner_key_id, sha256_hex, ext)
         try:
             await self._blobs.put(rel, data, content_type=_content_type(ext))

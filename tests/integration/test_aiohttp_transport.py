@@ -131,23 +131,17 @@ async def test_a_dropped_connection_is_remote_protocol_error(client: httpx.Async
             await client.get(server.url)
 
 
-async def test_a_truncated_body_is_read_error(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(("answer", "error"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", httpx.ReadError),  # truncated body
+    (b"this is not http\r\n\r\n", httpx.RemoteProtocolError),  # not HTTP at all
+], ids=["truncated-body", "garbage"])
+async def test_a_broken_answer_is_the_httpx_error_for_it(client: httpx.AsyncClient, answer: bytes,
+                                                          error: type[Exception]) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+        writer.write(answer)
         await writer.drain()
 
     async with Server(handler) as server:
-        with pytest.raises(httpx.ReadError):
-            await client.get(server.url)
-
-
-async def test_garbage_instead_of_http_is_remote_protocol_error(client: httpx.AsyncClient) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"this is not http\r\n\r\n")
-        await writer.drain()
-
-    async with Server(handler) as server:
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(error):
             await client.get(server.url)
