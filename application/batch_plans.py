@@ -56,6 +56,12 @@ class BatchPlanner:
                          concurrency=concurrency, items=items, persist_inputs=persist_inputs,
                          ephemeral_refs=list(ephemeral_refs or []))
 
+    async def upload_head(self, *, task_id: str, concurrency: int, run_id: str | None) -> BatchPlan:
+        """An upload batch's plan before its files are known (ADR 0051): task and run id checked."""
+        self._tasks.get(task_id)
+        return BatchPlan(kind="batch_extract_upload", task_id=task_id, run_id=await self.new_run_id(run_id),
+                         concurrency=concurrency, items=[])
+
     async def from_rerun(self, principal: Principal, *, task_id: str, source_run_id: str, batch_date: str | None,
                          max_days: int, concurrency: int, new_run_id: str | None, limit: int | None) -> BatchPlan:
         self._tasks.get(task_id)

@@ -4,6 +4,7 @@ failing the batch, cooperative cancel, and a batch artifact always written (SPEC
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from application.batch_feed import ItemFeed
 from application.batch_types import BatchItemInput, BatchOutcome, BatchPlan, item_request_id
 from application.evaluation import Evaluator
 from application.extract import Extractor
@@ -45,39 +47,54 @@ class BatchRunner:
         self._index = index
         self._clock = clock
 
-    async def run(self, plan: BatchPlan, principal: Principal, *, progress: ProgressSink | None = None,
-                  should_cancel: CancelProbe | None = None) -> BatchOutcome:
+    async def run(self, plan: BatchPlan, principal: Principal, *, feed: ItemFeed | None = None,
+                  progress: ProgressSink | None = None, should_cancel: CancelProbe | None = None) -> BatchOutcome:
+        """Run ``plan.items``, or, with a ``feed``, the items of an upload that is still
+        arriving (ADR 0051); an aborted feed ends the batch ``canceled`` like a cancel."""
         started, created_at = time.perf_counter(), self._clock()
-        total = len(plan.items)
-        results: list[dict[str, Any] | None] = [None] * total
+        results: dict[int, dict[str, Any]] = {}
         counts = {"done": 0, "ok": 0, "err": 0}
         gate = asyncio.Semaphore(plan.concurrency)
         canceled = False
 
+        def total() -> int | None:
+            return len(plan.items) if feed is None else feed.total
+
         async def run_item(index: int, item: BatchItemInput) -> None:
             try:
-                results[index] = await self._run_item(plan, index, item, principal)
+                result = results[index] = await self._run_item(plan, index, item, principal)
             finally:
                 gate.release()
             counts["done"] += 1
-            counts["ok" if results[index]["ok"] else "err"] += 1
-            self._telemetry.batch_item(results[index]["ok"])
+            counts["ok" if result["ok"] else "err"] += 1
+            self._telemetry.batch_item(result["ok"])
             if progress:
-                await progress({"stage": "extracting", "total": total, **counts, "current": item.file})
+                await progress({"stage": "extracting", "total": total(), **counts, "current": item.file})
 
         tasks = []
-        for index, item in enumerate(plan.items):
-            await gate.acquire()
-            if should_cancel and await should_cancel():
-                gate.release()
-                canceled = True
-                break
-            tasks.append(asyncio.create_task(run_item(index, item)))
+        try:
+            for index in itertools.count():
+                await gate.acquire()
+                item = await _next_item(plan, feed, index)
+                if item is None:
+                    gate.release()
+                    canceled = feed is not None and feed.failure is not None
+                    break
+                if should_cancel and await should_cancel():
+                    gate.release()
+                    canceled = True
+                    break
+                if feed is not None and item.input_ref:
+                    feed.taken_refs.add(item.input_ref)
+                tasks.append(asyncio.create_task(run_item(index, item)))
+        finally:
+            if feed is not None:
+                feed.release()
         await asyncio.gather(*tasks)
         if progress:
-            await progress({"stage": "finalizing", "total": total, **counts, "current": None})
+            await progress({"stage": "finalizing", "total": total(), **counts, "current": None})
 
-        items = [r for r in results if r is not None]
+        items = [results[i] for i in sorted(results)]
         if plan.ephemeral_refs:
             await self._inputs.discard(plan.ephemeral_refs)
             items = [{**i, "input_ref": None} for i in items]
@@ -148,6 +165,12 @@ class BatchRunner:
         await self._index.add(IndexEntry(kind=ArtifactKind.BATCH, artifact_id=plan.run_id,
                                          owner_key_id=principal.key_id, day=day_of(created_at), rel_ref=rel,
                                          created_at=created_at, summary=summary))
+
+
+async def _next_item(plan: BatchPlan, feed: ItemFeed | None, index: int) -> BatchItemInput | None:
+    if feed is not None:
+        return await feed.take(index)
+    return plan.items[index] if index < len(plan.items) else None
 
 
 def _failed_item(base: dict[str, Any], error: dict[str, Any], started: float) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from application.batch_feed import RECEIVING, ItemFeeds
 from application.batch_types import BatchPlan
 from application.batches import BatchRunner
 from application.extract import Extractor
@@ -50,8 +51,9 @@ class JobExecutor:
     def __init__(self, *, store: JobStore, extractor: Extractor, batches: BatchRunner, blobs: BlobStore,
                  clock: Callable[[], datetime] = utc_now, progress_interval_s: float = 0.5,
                  cancel_check_interval_s: float = 0.05, heartbeat_s: float | None = 10.0,
-                 signals: JobSignals | None = None) -> None:
+                 signals: JobSignals | None = None, feeds: ItemFeeds | None = None) -> None:
         self._signals = signals or JobSignals()
+        self._feeds = feeds
         self._store = store
         self._extractor = extractor
         self._batches = batches
@@ -78,10 +80,10 @@ class JobExecutor:
 
     async def _outcome(self, job: Job) -> tuple[JobStatus, dict[str, Any]]:
         try:
-            status, body, meta = await self._run(job)
+            status, body, meta, error = await self._run(job)
             rel = artifact_rel(ArtifactKind.JOB, job.job_id, job.created_at)
             await self._blobs.put(rel, msgspec.json.encode(body))
-            return status, {"result_rel": rel, "result_meta": meta}
+            return status, {"result_rel": rel, "result_meta": meta, "error": error}
         except DomainError as exc:
             return JobStatus.FAILED, {"error": {
                 "code": exc.code, "message": exc.message, "retryable": bool(exc.details.get("retryable"))}}
@@ -123,18 +125,37 @@ class JobExecutor:
             logger.warning("job already final", extra={"event": "job_finish_skipped", "job_id": job_id})
         self._signals.changed(job_id)
 
-    async def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
+    async def _run(self, job: Job) -> tuple[JobStatus, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
         principal = principal_of(job)
         if job.kind == JobKind.EXTRACT:
             return await self._run_extract(job, principal)
-        plan = msgspec.convert(job.request["plan"], BatchPlan)
-        outcome = await self._batches.run(plan, principal, progress=self._progress_sink(job.job_id),
-                                          should_cancel=self._cancel_probe(job.job_id))
+        feed = self._feeds.get(job.job_id) if self._feeds is not None else None
+        try:
+            if feed is None and job.request.get(RECEIVING):
+                job = await self._settled(job)
+            plan = msgspec.convert(job.request["plan"], BatchPlan)
+            outcome = await self._batches.run(plan, principal, feed=feed, progress=self._progress_sink(job.job_id),
+                                              should_cancel=self._cancel_probe(job.job_id))
+        finally:
+            if feed is not None:
+                feed.release()
         body = outcome.response
         meta = {k: body[k] for k in ("run_id", "artifact_rel", "item_count", "ok_count", "error_count")}
-        return (JobStatus.CANCELED if outcome.canceled else JobStatus.SUCCEEDED), body, meta
+        status = JobStatus.CANCELED if outcome.canceled else JobStatus.SUCCEEDED
+        return status, body, meta, feed.failure if feed is not None else None
 
-    async def _run_extract(self, job: Job, principal: Principal) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
+    async def _settled(self, job: Job) -> Job:
+        """A job whose upload was still arriving, without the feed of that upload here: its
+        complete plan if the upload ended meanwhile; otherwise the process that received it
+        stopped in mid-upload (ADR 0051)."""
+        current = await self._store.get(job.job_id)
+        if current is None or current.request.get(RECEIVING):
+            raise DomainError("the service stopped while this batch's upload was arriving; finished items are kept",
+                              code="stale_after_restart", retryable=True)
+        return current
+
+    async def _run_extract(self, job: Job, principal: Principal) -> tuple[
+            JobStatus, dict[str, Any], dict[str, Any], None]:
         req = job.request
         debug = msgspec.convert(req["debug"], DebugOverrides) if req.get("debug") else None
         result = await self._extractor.run(ExtractCommand(
@@ -144,7 +165,7 @@ class JobExecutor:
         status = JobStatus.CANCELED if current and current.cancel_requested else JobStatus.SUCCEEDED
         meta = {"request_id": result.request_id, "artifact_rel": result.artifact_rel, "ok": result.error is None,
                 "error_code": result.error.code if result.error else None}
-        return status, extract_response(result), meta
+        return status, extract_response(result), meta, None
 
     def _progress_sink(self, job_id: str):  # noqa: ANN202 - returns the batch runner's ProgressSink
         last = {"at": 0.0}

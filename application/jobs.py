@@ -37,12 +37,13 @@ class JobService:
         self._poll_interval_s = poll_interval_s
 
     async def submit(self, *, kind: str, request: dict[str, Any], principal: Principal, total: int | None = None,
-                     idempotency_key: str | None = None, fingerprint: str | None = None) -> Job:
+                     idempotency_key: str | None = None, fingerprint: str | None = None,
+                     job_id: str | None = None) -> Job:
         if idempotency_key:
             existing = await self._idempotent_match(principal, idempotency_key, fingerprint)
             if existing is not None:
                 return existing
-        job = new_job(job_id=new_id(), kind=kind, owner_key_id=principal.key_id, owner_role=principal.role,
+        job = new_job(job_id=job_id or new_id(), kind=kind, owner_key_id=principal.key_id, owner_role=principal.role,
                       request=request, at=self._clock(), total=total, idempotency_key=idempotency_key,
                       request_sha256=fingerprint)
         try:

@@ -136,3 +136,12 @@ def mark_stale(job: Job, *, at: datetime) -> Job:
                   error={"code": "stale_after_restart",
                          "message": "the runner stopped while the job was running; finished items are kept",
                          "retryable": True})
+
+
+def settle_request(job: Job, request: dict[str, Any], *, request_sha256: str | None, at: datetime) -> Job:
+    """An upload batch that started while its body still arrived (ADR 0051) records its complete
+    request and fingerprint once the body has ended. Only while the job is not final."""
+    if job.is_terminal:
+        raise IllegalTransitionError(f"job {job.job_id} is already {job.status.value}",
+                                     details={"status": job.status.value})
+    return msgspec.structs.replace(job, request=request, request_sha256=request_sha256, updated_at=at)

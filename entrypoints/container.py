@@ -40,6 +40,7 @@ from application.analyze_site import SiteAnalyzer
 from application.analyze_site_types import AnalyzeConfig
 from application.artifacts import ArtifactReader
 from application.authenticate import Authenticator
+from application.batch_feed import ItemFeeds
 from application.batch_plans import BatchPlanner
 from application.batches import BatchRunner
 from application.billing import BillingConfig, BillingService
@@ -52,6 +53,7 @@ from application.job_execution import JobExecutor
 from application.job_recovery import recover_jobs
 from application.job_signals import JobSignals
 from application.jobs import JobService
+from application.live_uploads import LiveUploads
 from application.run_export import RunExporter
 from application.site_embeddings import EmbeddingCache
 from domain.cost import PriceTable
@@ -219,9 +221,10 @@ class Container(containers.DeclarativeContainer):
                                        blobs=blob_store, index=artifact_index, evaluator=evaluator,
                                        telemetry=telemetry)
     job_signals = providers.Singleton(JobSignals)
+    item_feeds = providers.Singleton(ItemFeeds)
     executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
                                    blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s,
-                                   signals=job_signals)
+                                   signals=job_signals, feeds=item_feeds)
     job_queue = providers.Selector(
         providers.Callable(lambda s: s.jobs_backend, settings),
         local=providers.Singleton(LocalJobRunner, execute=executor.provided.execute,
@@ -231,6 +234,7 @@ class Container(containers.DeclarativeContainer):
                                    result_backend=settings.provided.celery_result_backend),
     )
     jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store, signals=job_signals)
+    live_uploads = providers.Singleton(LiveUploads, jobs=jobs, store=job_store, feeds=item_feeds, inputs=inputs)
 
     # Site analysis (SPEC §9): INFERENCE_BACKEND picks mock or OpenAI-compatible chat/embeddings.
     openai_client = providers.Resource(openai_http, settings)
@@ -305,6 +309,7 @@ async def open_services(container: Container) -> Services:
         evaluator=await resolve(container.evaluator()),
         exporter=await resolve(container.exporter()),
         telemetry=await resolve(container.telemetry()),
+        live_uploads=await resolve(container.live_uploads()) if settings.jobs_backend == "local" else None,
         readiness_probes=probes,
     )
 

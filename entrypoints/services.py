@@ -21,6 +21,7 @@ from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
 from application.job_execution import JobExecutor
 from application.jobs import JobService
+from application.live_uploads import LiveUploads
 from application.ports.api_keys import ApiKeyStore
 from application.ports.jobs import JobQueue, JobStore
 from application.run_export import RunExporter
@@ -57,6 +58,7 @@ class Services:
     evaluator: Evaluator
     exporter: RunExporter
     telemetry: Any
+    live_uploads: LiveUploads | None = None  # the local runner only (ADR 0051)
     readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     version: str = field(default_factory=package_version)
 

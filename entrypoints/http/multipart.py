@@ -34,6 +34,7 @@ class SpooledFile:
     content_type: str | None
     size: int
     sha256: str
+    index: int = 0  # position among the form's files
     data: bytes | None = None  # a small part, until stored
     path: Path | None = None  # a large part's temp file
     ref: str | None = None  # set by the store callback
@@ -57,6 +58,7 @@ class SpooledFile:
 
 
 StoreFile = Callable[[SpooledFile], Awaitable[None]]
+FirstFile = Callable[[dict[str, str]], Awaitable[None]]
 
 
 @dataclass
@@ -91,6 +93,7 @@ class _Receiver:
         self._hash: Any = None
         self._size = 0
         self.finished: list[SpooledFile] = []  # ended since the caller last took them
+        self.file_started = False  # a file part has begun: the fields before it are known
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
@@ -120,6 +123,7 @@ class _Receiver:
                 raise InvalidInputError(f"unexpected file field {self._name!r}", details={"field": self._name})
             if len(self.form.files) >= self._max_files:
                 raise PayloadTooLargeError("too many files (MAX_BATCH_FILES)", details={"max_files": self._max_files})
+            self.file_started = True
             self._filename = os.path.basename(filename.decode("utf-8", "replace").replace("\\", "/")) or "upload"
             self._in_file, self._buffer, self._fh = True, bytearray(), None
             self._hash = hashlib.sha256()
@@ -149,7 +153,8 @@ class _Receiver:
     def _part_end(self) -> None:
         if self._in_file:
             content_type = self._headers.get("content-type", b"").decode("latin-1") or None
-            spooled = SpooledFile(self._filename or "upload", content_type, self._size, self._hash.hexdigest())
+            spooled = SpooledFile(self._filename or "upload", content_type, self._size, self._hash.hexdigest(),
+                                  index=len(self.form.files))
             if self._fh is not None:
                 spooled.path = Path(self._fh.name)
                 self._fh.close()
@@ -214,9 +219,10 @@ class _Stores:
 
 
 async def receive_upload(request: Request, *, store: StoreFile, file_field: str = "files", max_files: int,
-                         max_file_bytes: int, max_pending: int = 8) -> UploadForm:
+                         max_file_bytes: int, max_pending: int = 8, on_first_file: FirstFile | None = None) -> UploadForm:
     """Read the whole form; every file has been through ``store`` (its ``ref`` set) when this
-    returns. On any failure no further file is stored, the stores in flight finish, parts not
+    returns. ``on_first_file`` is awaited once, with the fields received so far, when the first
+    file part begins and before any file is stored. On any failure no further file is stored, the stores in flight finish, parts not
     stored are dropped and the error propagates: what ``store`` stored, its caller cleans up."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
@@ -228,10 +234,15 @@ async def receive_upload(request: Request, *, store: StoreFile, file_field: str 
     try:
         async for chunk in request.stream():
             parser.write(chunk)
+            if on_first_file is not None and receiver.file_started:
+                first, on_first_file = on_first_file, None
+                await first(dict(receiver.form.fields))
             if receiver.finished:
                 finished, receiver.finished = receiver.finished, []
                 await stores.start(finished)
         parser.finalize()
+        if on_first_file is not None and receiver.file_started:
+            await on_first_file(dict(receiver.form.fields))
         await stores.start(receiver.finished)
         await stores.finish()
     except BaseException as exc:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import msgspec
 from litestar import Request
 
 from application.batch_plans import BatchPlanner
-from application.batch_types import BatchPlan
+from application.batch_types import BatchItemInput, BatchPlan
 from application.inputs import InputStore, ext_for
+from application.live_uploads import LiveUpload, LiveUploads
 from domain.auth import Principal
-from domain.errors import ValidationFailedError
+from domain.errors import DomainError, ValidationFailedError
 from domain.ids import is_valid_id
+from domain.jobs import Job
 from entrypoints.http.multipart import SpooledFile, UploadForm, receive_upload
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -56,10 +60,63 @@ def _int_field(fields: dict[str, str], name: str, default: int | None, low: int,
     return value
 
 
-async def read_upload(request: Request, principal: Principal, inputs: InputStore) -> BatchUpload:
+class EarlyStart:
+    """Starts an async upload batch at its first file (ADR 0051), when the fields before it are
+    complete and valid; otherwise, or where jobs run elsewhere, the upload takes the ordinary
+    path (the whole body first). Stored files become items of the started job at once."""
+
+    def __init__(self, live_uploads: LiveUploads, *, planner: BatchPlanner, principal: Principal,
+                 idempotency_key: str | None, check_ground_truth: Callable[[str], Awaitable[object]]) -> None:
+        self._live_uploads = live_uploads
+        self._planner = planner
+        self._principal = principal
+        self._key = idempotency_key
+        self._check_ground_truth = check_ground_truth
+        self.live: LiveUpload | None = None
+        self.fields: dict[str, str] = {}  # the fields it started with
+        self._limit: int | None = None
+
+    async def begin(self, fields: dict[str, str]) -> None:
+        try:
+            upload = _validated(fields, has_files=True)
+            head = await self._planner.upload_head(task_id=upload.task_id, concurrency=upload.concurrency,
+                                                   run_id=upload.run_id)
+            if upload.gt_id is not None:
+                await self._check_ground_truth(upload.gt_id)
+                head = msgspec.structs.replace(head, gt_id=upload.gt_id)
+        except DomainError:
+            return  # reported, as without an early start, once the body is read
+        self.live = await self._live_uploads.open(head, self._principal, idempotency_key=self._key)
+        self.fields, self._limit = fields, upload.limit
+
+    def stored(self, f: SpooledFile) -> None:
+        if self.live is not None and (self._limit is None or f.index < self._limit):
+            self.live.feed.put(f.index, BatchItemInput(file=f.filename, input_ref=f.ref))
+
+    async def settle(self, plan: BatchPlan, fingerprint: str) -> Job:
+        assert self.live is not None
+        job = await self._live_uploads.settle(self.live, plan, fingerprint)
+        self.live = None
+        return job
+
+    async def refused(self, exc: BaseException, created: list[str]) -> None:
+        """The upload failed after the job started: stop it, keep what its items use, and tell
+        the caller which job ran part of it."""
+        assert self.live is not None
+        if isinstance(exc, DomainError):
+            failure = {"code": exc.code, "message": exc.message, "retryable": False}
+            exc.details.setdefault("job_id", self.live.job_id)
+        else:
+            failure = {"code": "upload_incomplete", "message": "the upload did not complete", "retryable": True}
+        await self._live_uploads.abandon(self.live, failure, discard=created)
+        self.live = None
+
+
+async def read_upload(request: Request, principal: Principal, inputs: InputStore,
+                      early: EarlyStart | None = None) -> BatchUpload:
     """Receive the form, storing each file as an owner-scoped input while the rest arrives.
     A refused upload (limits, bad fields, a storage failure) leaves none of the inputs it
-    created behind."""
+    created behind, except those items of an early-started job already use."""
     settings = request.app.state.services.settings
     created: list[str] = []
 
@@ -71,25 +128,33 @@ async def read_upload(request: Request, principal: Principal, inputs: InputStore
             f.ref, f.created = await inputs.put_stream(principal.key_id, f.sha256, ext, f.chunks())
         if f.created:
             created.append(f.ref)
+        if early is not None:
+            early.stored(f)
 
     form: UploadForm | None = None
     try:
         form = await receive_upload(request, store=store, max_files=settings.max_batch_files,
-                                    max_file_bytes=settings.max_image_bytes)
-        return _validated(form)
-    except BaseException:
+                                    max_file_bytes=settings.max_image_bytes,
+                                    on_first_file=early.begin if early is not None else None)
+        upload = _validated(form.fields, has_files=bool(form.files))
+        upload.form = form
+        return upload
+    except BaseException as exc:
         if form is not None:
             form.cleanup()
-        await inputs.discard(created)
+        if early is not None and early.live is not None:
+            await early.refused(exc, created)
+        else:
+            await inputs.discard(created)
         raise
 
 
-def _validated(form: UploadForm) -> BatchUpload:
-    fields, errors = form.fields, []
+def _validated(fields: dict[str, str], *, has_files: bool) -> BatchUpload:
+    errors: list[dict[str, str]] = []
     task_id = fields.get("task_id", "").strip()
     if not task_id:
         errors.append({"path": "$.task_id", "message": "Object missing required field `task_id`"})
-    if not form.files:
+    if not has_files:
         errors.append({"path": "$.files", "message": "at least one file is required"})
     run_id = fields.get("run_id", "").strip() or None
     if run_id is not None and not is_valid_id(run_id):
@@ -105,14 +170,15 @@ def _validated(form: UploadForm) -> BatchUpload:
     if errors:
         raise ValidationFailedError("the upload form failed validation", details={"errors": errors})
     return BatchUpload(task_id=task_id, concurrency=concurrency or 4, run_id=run_id, limit=limit,
-                       persist_inputs=persist_raw not in _FALSE, form=form, gt_id=gt_id)
+                       persist_inputs=persist_raw not in _FALSE, form=UploadForm(), gt_id=gt_id)
 
 
 async def plan_upload(upload: BatchUpload, planner: BatchPlanner, inputs: InputStore, *,
-                      allow_ephemeral: bool) -> BatchPlan:
+                      allow_ephemeral: bool, run_id: str | None = None) -> BatchPlan:
     """The plan over the (already stored) files; inputs created for files past ``limit`` are
-    dropped again, and so are all created ones when the batch keeps no inputs."""
-    run_id = await planner.new_run_id(upload.run_id)
+    dropped again, and so are all created ones when the batch keeps no inputs. ``run_id``:
+    the id an early-started job already runs under."""
+    run_id = run_id or await planner.new_run_id(upload.run_id)
     ephemeral = allow_ephemeral and not upload.persist_inputs
     chosen = upload.files
     # Files are stored concurrently, so the copy that created a ref may be a duplicate past

@@ -27,6 +27,7 @@ from domain.jobs import (
     queued_progress,
     report_progress,
     request_cancel,
+    settle_request,
     start,
 )
 
@@ -111,6 +112,12 @@ class JobLifecycle(RuleBasedStateMachine):
     @rule()
     def stale(self) -> None:
         self._apply(lambda j, at: mark_stale(j, at=at))
+
+    @rule(sha=st.none() | st.just("f" * 64))
+    def settle(self, sha: str | None) -> None:
+        before = self.job
+        self._apply(lambda j, at: settle_request(j, {"plan": {"items": []}}, request_sha256=sha, at=at))
+        assert self.job.status is before.status
 
     @rule(live=st.sampled_from([JobStatus.QUEUED, JobStatus.RUNNING]))
     def finish_to_a_live_status(self, live: JobStatus) -> None:
@@ -296,3 +303,12 @@ def test_mark_stale_refuses_a_job_that_is_not_running() -> None:
         mark_stale(queued(), at=AT)
     with pytest.raises(IllegalTransitionError):
         mark_stale(finish(running(), JobStatus.SUCCEEDED, at=AT), at=AT)
+
+
+def test_settle_request_records_the_complete_upload_until_the_job_is_final() -> None:
+    job = settle_request(running(), {"plan": {"items": [1, 2]}}, request_sha256="abc", at=AT)
+    assert job.status is JobStatus.RUNNING and job.request == {"plan": {"items": [1, 2]}}
+    assert job.request_sha256 == "abc" and job.updated_at == AT
+    canceled = request_cancel(queued(), at=AT)
+    with pytest.raises(IllegalTransitionError):
+        settle_request(canceled, {"plan": {}}, request_sha256="abc", at=AT)

@@ -15,11 +15,12 @@ from application.batches import BatchRunner
 from application.inputs import InputStore
 from application.jobs import JobService
 from domain.auth import Principal, Scope, require_scopes
+from domain.errors import InvalidInputError
 from domain.jobs import JobKind
 from entrypoints.http.accepted import accepted, fingerprint, idempotency_key
 from entrypoints.http.openapi import AUTH, UploadOperation, errors
 from entrypoints.http.schemas import BatchExtractIn, BatchExtractOut, BatchRerunIn, JobAcceptedOut
-from entrypoints.http.uploads import plan_upload, read_upload
+from entrypoints.http.uploads import BatchUpload, EarlyStart, plan_upload, read_upload
 
 BATCH_ERRORS = errors(400, *AUTH, 404, 409, 422)
 UPLOAD_ERRORS = errors(400, *AUTH, 404, 409, 413, 415, 422)
@@ -121,9 +122,20 @@ async def batch_extract_upload_async(request: Request, principal: NamedDependenc
                                      planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                      jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
     require_scopes(principal, Scope.EXTRACT_RUN)
-    upload = await read_upload(request, principal, inputs)
+    key = idempotency_key(request)
+    live_uploads = request.app.state.services.live_uploads
+    early = None if live_uploads is None else EarlyStart(
+        live_uploads, planner=planner, principal=principal, idempotency_key=key,
+        check_ground_truth=lambda gt_id: request.app.state.services.ground_truths.get(gt_id, principal))
+    upload = await read_upload(request, principal, inputs, early)
     try:
-        key, digest = idempotency_key(request), upload.digest()
+        digest = upload.digest()
+        if early is not None and early.live is not None:
+            if upload.form.fields == early.fields:
+                return await _settle(early, upload, planner, inputs, digest)
+            # A field after the first file changed the request: the early job gives way.
+            await early.refused(InvalidInputError("form fields after the first file changed the request; "
+                                                  "the batch was restarted with them", code="superseded"), [])
         if key and (existing := await jobs.replay(principal, key, digest)):
             return accepted(existing)
         plan = await plan_upload(upload, planner, inputs, allow_ephemeral=False)
@@ -132,4 +144,20 @@ async def batch_extract_upload_async(request: Request, principal: NamedDependenc
         upload.form.cleanup()
     job = await jobs.submit(kind=JobKind.BATCH_UPLOAD, request={"plan": msgspec.to_builtins(plan)},
                             principal=principal, total=len(plan.items), idempotency_key=key, fingerprint=digest)
+    return accepted(job)
+
+
+async def _settle(early: EarlyStart, upload: BatchUpload, planner: BatchPlanner, inputs: InputStore,
+                  digest: str) -> Response[JobAcceptedOut]:
+    """The body of an early-started upload ended: its complete plan goes to the running job."""
+    assert early.live is not None
+    live = early.live
+    try:
+        plan = await plan_upload(upload, planner, inputs, allow_ephemeral=False, run_id=live.plan.run_id)
+        plan = msgspec.structs.replace(plan, gt_id=live.plan.gt_id)
+        job = await early.settle(plan, digest)
+    except BaseException as exc:
+        if early.live is not None:
+            await early.refused(exc, [f.ref for f in upload.form.files if f.created and f.ref])
+        raise
     return accepted(job)
