@@ -38,7 +38,7 @@ class SqlJobStore:
             "request_json": job.request,
             "idempotency_key": job.idempotency_key,
             "request_sha256": job.request_sha256,
-            **_mutable(job),
+            **_mutable(job, job),
         }
         try:
             async with unavailable_on_driver_error("create job"), self._writer.begin() as conn:
@@ -66,12 +66,13 @@ class SqlJobStore:
                 row = (await conn.execute(query)).first()
                 if row is None:
                     raise _not_found(job_id)
+                current = _job(row._mapping)
                 try:
-                    changed = change(_job(row._mapping))
+                    changed = change(current)
                 except Exception as error:
                     raise _ChangeRefused(error) from None
                 statement = (
-                    update(t).where(t.c.job_id == job_id).values(_mutable(changed)).returning(*t.c)
+                    update(t).where(t.c.job_id == job_id).values(_mutable(changed, current)).returning(*t.c)
                 )
                 written = (await conn.execute(statement)).one()
         except _ChangeRefused as refused:
@@ -155,9 +156,11 @@ class _ChangeRefused(Exception):
         self.error = error
 
 
-def _mutable(job: Job) -> dict[str, Any]:
-    """The columns a change may move; identity, owner, request and idempotency key stay."""
-    return {
+def _mutable(job: Job, before: Job) -> dict[str, Any]:
+    """The columns a change may move; identity, owner and idempotency key stay. The request
+    (a batch plan can be large) and its fingerprint are written only when the change replaced
+    them (an upload batch settled at the end of its body, ADR 0051)."""
+    values: dict[str, Any] = {
         "status": JobStatus(job.status).value,
         "updated_at": as_utc(job.updated_at),
         "started_at": None if job.started_at is None else as_utc(job.started_at),
@@ -169,6 +172,11 @@ def _mutable(job: Job) -> dict[str, Any]:
         "error_json": job.error,
         "attempts": job.attempts,
     }
+    if job.request is not before.request:
+        values["request_json"] = job.request
+    if job.request_sha256 != before.request_sha256:
+        values["request_sha256"] = job.request_sha256
+    return values
 
 
 def _not_found(job_id: str) -> NotFoundError:

@@ -215,3 +215,21 @@ def test_limit_keeps_an_input_whose_duplicate_past_the_limit_stored_it(api: Api)
     assert (api.artifacts_dir / body["items"][0]["input_ref"]).read_bytes() == same
     kept = sorted(p.name for p in (api.artifacts_dir / "inputs").rglob("*.png"))
     assert kept == [hashlib.sha256(same).hexdigest() + ".png"]  # b.png, past the limit, is gone
+
+
+def test_async_upload_idempotency_after_an_early_start(api: Api) -> None:
+    """The first request starts its job at the first file (ADR 0051) and records the body's
+    fingerprint at the end; a retry with the same key and body gets that job, another body 422."""
+    files = [(f"{i}.png", image_bytes(size=(60 + i, 20))) for i in range(3)]
+    headers = {**api.auth(), "Idempotency-Key": "upload-k1"}
+    data = {"task_id": "receipt_fields_v1"}
+    parts = [("files", (name, content, "image/png")) for name, content in files]
+    first = api.client.post("/v1/batch_extract_upload_async", headers=headers, data=data, files=parts)
+    assert first.status_code == 202, first.text
+    wait_done(api, first.json()["job_id"])
+    again = api.client.post("/v1/batch_extract_upload_async", headers=headers, data=data, files=parts)
+    assert again.status_code == 202 and again.json()["job_id"] == first.json()["job_id"]
+    other = api.client.post("/v1/batch_extract_upload_async", headers=headers, data=data, files=parts[:2])
+    assert_envelope(other, 422, "validation_error")
+    jobs = api.client.get("/v1/jobs", headers=api.auth()).json()["items"]
+    assert [j["job_id"] for j in jobs] == [first.json()["job_id"]]

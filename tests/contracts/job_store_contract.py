@@ -29,6 +29,7 @@ from domain.jobs import (
     new_job,
     report_progress,
     request_cancel,
+    settle_request,
     start,
 )
 
@@ -335,7 +336,7 @@ class JobStoreContract:
             await adapter.update("job-1", lambda j: start(j, at=T1.replace(tzinfo=None)))
         assert await adapter.get("job-1") == before
 
-    async def test_identity_owner_request_and_key_are_not_changed_by_update(
+    async def test_identity_owner_and_key_are_not_changed_by_update(
         self, adapter: JobStore
     ) -> None:
         original = job("job-1", key="k1")
@@ -347,26 +348,30 @@ class JobStoreContract:
                 kind="other",
                 owner_key_id="mallory",
                 owner_role="admin",
-                request={"evil": True},
                 created_at=T2,
                 idempotency_key="k2",
-                request_sha256="0" * 64,
             )
 
         written = await adapter.update("job-1", rewrite)
         assert written.status is JobStatus.RUNNING
-        kept = (
-            "kind",
-            "owner_key_id",
-            "owner_role",
-            "request",
-            "created_at",
-            "idempotency_key",
-            "request_sha256",
-        )
+        kept = ("kind", "owner_key_id", "owner_role", "request", "created_at", "idempotency_key")
         for name in kept:
             assert getattr(written, name) == getattr(original, name), name
         assert await adapter.get("job-1") == written
+
+    async def test_a_settled_request_and_its_fingerprint_are_persisted(self, adapter: JobStore) -> None:
+        """An upload batch that started while its body arrived (ADR 0051) records the complete
+        request at the end; later updates keep it."""
+        await adapter.create(job("job-1", key="k1"))
+        await adapter.update("job-1", lambda j: start(j, at=T1))
+        plan = {"plan": {"items": [{"file": f"{i}.png"} for i in range(3)]}}
+        settled = await adapter.update("job-1", lambda j: settle_request(j, plan, request_sha256="f" * 64, at=T2))
+        assert settled.request == plan and settled.request_sha256 == "f" * 64
+        progressed = await adapter.update("job-1", lambda j: report_progress(j, {"done": 1}, at=T2))
+        assert progressed.request == plan and progressed.request_sha256 == "f" * 64
+        assert await adapter.get("job-1") == progressed
+        found = await adapter.find_by_idempotency_key("alice", "k1")
+        assert found is not None and found.request_sha256 == "f" * 64
 
     async def test_update_of_an_unknown_job_is_not_found(self, adapter: JobStore) -> None:
         called = []

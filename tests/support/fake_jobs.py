@@ -27,9 +27,7 @@ _IMMUTABLE = (
     "created_at",
     "owner_key_id",
     "owner_role",
-    "request",
     "idempotency_key",
-    "request_sha256",
 )
 
 
