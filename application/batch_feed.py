@@ -26,6 +26,11 @@ class ItemFeed:
         self.taken_refs: set[str] = set()  # inputs of the items the runner started
 
     @property
+    def count(self) -> int:
+        """Items so far; the batch's total once closed."""
+        return self.total if self.total is not None else len(self._items)
+
+    @property
     def ended(self) -> bool:
         return self.total is not None or self.failure is not None
 

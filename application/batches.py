@@ -57,8 +57,8 @@ class BatchRunner:
         gate = asyncio.Semaphore(plan.concurrency)
         canceled = False
 
-        def total() -> int | None:
-            return len(plan.items) if feed is None else feed.total
+        def total() -> int:  # an upload still arriving counts the items so far
+            return len(plan.items) if feed is None else feed.count
 
         async def run_item(index: int, item: BatchItemInput) -> None:
             try:

@@ -65,7 +65,7 @@ class LiveUploads:
         request = {"plan": msgspec.to_builtins(head), RECEIVING: True}
         try:
             job = await self._jobs.submit(kind=JobKind.BATCH_UPLOAD, request=request, principal=principal,
-                                          idempotency_key=idempotency_key, job_id=job_id)
+                                          total=0, idempotency_key=idempotency_key, job_id=job_id)
         except DomainError:
             self._feeds.drop(job_id)
             if idempotency_key:  # another request took the key meanwhile
@@ -81,7 +81,8 @@ class LiveUploads:
         """The body ended: record the complete plan and fingerprint, then close the feed."""
         try:
             job = await self._store.update(live.job_id, lambda j: settle_request(
-                j, {"plan": msgspec.to_builtins(plan)}, request_sha256=fingerprint, at=self._clock()))
+                j, {"plan": msgspec.to_builtins(plan)}, request_sha256=fingerprint, at=self._clock(),
+                total=len(plan.items)))
         except IllegalTransitionError:  # canceled while the body arrived: it stays as it ended
             job = await self._store.get(live.job_id)
             assert job is not None
@@ -91,8 +92,8 @@ class LiveUploads:
 
     async def abandon(self, live: LiveUpload, failure: dict[str, Any], *, discard: list[str]) -> Job | None:
         """The upload was refused (or superseded): stop the job — a queued one never runs, a
-        running one stops dispatching and ends ``canceled`` with its finished items — then
-        remove the inputs in ``discard`` that no started item uses."""
+        running one stops dispatching and ends ``canceled`` with its finished items — free its
+        Idempotency-Key, then remove the inputs in ``discard`` that no started item uses."""
         live.feed.abort(failure)
         job: Job | None
         try:
@@ -106,6 +107,14 @@ class LiveUploads:
                 "event": "upload_live_cancel_failed", "job_id": live.job_id, "error": exc.code})
             self._feeds.drop(live.job_id)
             return None
+        if job is not None and job.idempotency_key:
+            # The request was refused, so its key names no job: a retry (or the restarted
+            # batch of a superseded one) starts afresh under it.
+            try:
+                await self._store.release_idempotency_key(live.job_id)
+            except DomainError as exc:
+                logger.warning("could not free a refused upload's key", extra={
+                    "event": "upload_live_key_kept", "job_id": live.job_id, "error": exc.code})
         if job is not None and job.status is JobStatus.RUNNING:
             await live.feed.released()  # the runner has seen the abort: nothing more is taken
         self._feeds.drop(live.job_id)

@@ -138,10 +138,15 @@ def mark_stale(job: Job, *, at: datetime) -> Job:
                          "retryable": True})
 
 
-def settle_request(job: Job, request: dict[str, Any], *, request_sha256: str | None, at: datetime) -> Job:
+def settle_request(job: Job, request: dict[str, Any], *, request_sha256: str | None, at: datetime,
+                   total: int | None = None) -> Job:
     """An upload batch that started while its body still arrived (ADR 0051) records its complete
-    request and fingerprint once the body has ended. Only while the job is not final."""
+    request, fingerprint and item count once the body has ended. Only while the job is not final."""
     if job.is_terminal:
         raise IllegalTransitionError(f"job {job.job_id} is already {job.status.value}",
                                      details={"status": job.status.value})
-    return msgspec.structs.replace(job, request=request, request_sha256=request_sha256, updated_at=at)
+    progress = dict(job.progress or queued_progress(total))
+    if total is not None:
+        progress["total"] = total
+    return msgspec.structs.replace(job, request=request, request_sha256=request_sha256, progress=progress,
+                                   updated_at=at)

@@ -38,9 +38,11 @@ class Uploader:
             assert time.monotonic() < deadline, "no item ran while the body was still arriving"
             time.sleep(0.02)
 
-    def post(self, parts: Iterator[bytes]) -> httpx.Response:
-        return self.http.post("/v1/batch_extract_upload_async", content=parts,
-                              headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    def post(self, parts: Iterator[bytes], key: str | None = None) -> httpx.Response:
+        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        if key:
+            headers["Idempotency-Key"] = key
+        return self.http.post("/v1/batch_extract_upload_async", content=parts, headers=headers)
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.http.get(f"/v1/jobs/{job_id}").json()
@@ -120,7 +122,7 @@ def test_a_limit_exceeded_midway_stops_the_started_job_and_keeps_only_what_it_us
             yield file_part(i)
         yield END
 
-    r = uploader.post(body())
+    r = uploader.post(body(), key="refused-then-retried")
     assert r.status_code == 413, r.text
     error = r.json()["error"]
     assert error["code"] == "payload_too_large" and error["details"]["job_id"]
@@ -133,6 +135,11 @@ def test_a_limit_exceeded_midway_stops_the_started_job_and_keeps_only_what_it_us
         assert (uploader.artifacts / item["artifact_rel"]).is_file()
     # Inputs the started items use stay (their artifacts point at them); the rest are gone.
     assert uploader.inputs_on_disk() - inputs_before == {i["input_ref"] for i in result["items"]}
+    # The refused request's key names no job: the corrected retry starts afresh under it.
+    retry = uploader.post(iter([field("task_id", "receipt_fields_v1"), file_part(100), END]),
+                          key="refused-then-retried")
+    assert retry.status_code == 202 and retry.json()["job_id"] != job["job_id"]
+    assert uploader.finished(retry.json()["job_id"])["status"] == "succeeded"
 
 
 def test_a_client_that_goes_away_midway_leaves_a_canceled_job(uploader: Uploader) -> None:
@@ -174,7 +181,7 @@ def test_a_field_after_the_files_restarts_the_batch_with_it(uploader: Uploader) 
         uploader.wait_for_new_extract(before)
         yield field("limit", "2") + END
 
-    r = uploader.post(body())
+    r = uploader.post(body(), key="late-field")
     assert r.status_code == 202, r.text
     job = uploader.finished(r.json()["job_id"])
     assert job["status"] == "succeeded" and job["result"]["item_count"] == 2  # the late limit applies
@@ -185,3 +192,7 @@ def test_a_field_after_the_files_restarts_the_batch_with_it(uploader: Uploader) 
     assert early["status"] == "canceled" and early["error"]["code"] == "superseded"
     final = uploader.http.get(f"/v1/jobs/{job['job_id']}/result").json()
     assert all((uploader.artifacts / i["input_ref"]).is_file() for i in final["items"])
+    # The key names the batch that ran with every field: the same body again is that job.
+    again = uploader.post(iter([field("task_id", "receipt_fields_v1"), *[file_part(i) for i in range(300, 304)],
+                                field("limit", "2"), END]), key="late-field")
+    assert again.status_code == 202 and again.json()["job_id"] == job["job_id"]

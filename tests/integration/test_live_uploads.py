@@ -84,10 +84,11 @@ async def test_items_run_before_the_body_ends_and_the_job_is_settled_with_the_wh
     feed_all(live, refs[:3], order=[2, 0, 1])  # stored out of order, run in input order
     running = await wait_for(services, live.job_id, lambda j: (j.progress or {}).get("done", 0) >= 1)
     assert running.status is JobStatus.RUNNING and running.request[RECEIVING] is True
-    assert running.progress and running.progress["total"] is None  # not known while receiving
+    assert running.progress and 1 <= running.progress["total"] <= 3  # the items so far, while receiving
     feed_all(live, refs, order=[5, 3, 4])
     settled = await live_uploads(services).settle(live, full_plan(live, refs), "digest-1")
     assert settled.request_sha256 == "digest-1" and RECEIVING not in settled.request
+    assert settled.progress and settled.progress["total"] == 6
     done = await wait_for(services, live.job_id, lambda j: j.is_terminal)
     assert done.status is JobStatus.SUCCEEDED and done.error is None
     assert done.progress == {"stage": "succeeded", "total": 6, "done": 6, "ok": 6, "err": 0, "current": None}

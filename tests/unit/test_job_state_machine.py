@@ -306,8 +306,9 @@ def test_mark_stale_refuses_a_job_that_is_not_running() -> None:
 
 
 def test_settle_request_records_the_complete_upload_until_the_job_is_final() -> None:
-    job = settle_request(running(), {"plan": {"items": [1, 2]}}, request_sha256="abc", at=AT)
+    job = settle_request(running(), {"plan": {"items": [1, 2]}}, request_sha256="abc", at=AT, total=2)
     assert job.status is JobStatus.RUNNING and job.request == {"plan": {"items": [1, 2]}}
+    assert job.progress and job.progress["total"] == 2 and job.progress["stage"] == "extracting"
     assert job.request_sha256 == "abc" and job.updated_at == AT
     canceled = request_cancel(queued(), at=AT)
     with pytest.raises(IllegalTransitionError):
