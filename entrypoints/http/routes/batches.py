@@ -121,6 +121,10 @@ async def batch_extract_upload(request: Request, principal: NamedDependency[Prin
 async def batch_extract_upload_async(request: Request, principal: NamedDependency[Principal],
                                      planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                      jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
+    """With the local job runner the job starts at the first file, once the fields before it are
+    valid, and runs each stored file while the rest of the body arrives; send the fields first.
+    A 413 after the job started names it in `details.job_id` (it ends `canceled` with the items
+    it finished)."""
     require_scopes(principal, Scope.EXTRACT_RUN)
     key = idempotency_key(request)
     live_uploads = request.app.state.services.live_uploads
