@@ -2,8 +2,8 @@
 
 The receiving side puts each item once its file is stored — files are stored concurrently, so
 possibly out of order — and finally closes the feed with the item count, or aborts it when the
-upload is refused. The batch runner takes the items by index, in input order, and releases the
-feed when it will take no more. ``ItemFeeds`` lets the runner of a job find the feed of that
+upload is refused. The batch runner takes the items by index, in input order; after an abort it
+takes none, so ``taken_refs`` then names every input the batch can still read. ``ItemFeeds`` lets the runner of a job find the feed of that
 job in the process that receives its upload."""
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ class ItemFeed:
     def __init__(self) -> None:
         self._items: dict[int, BatchItemInput] = {}
         self._changed = asyncio.Event()
-        self._released = asyncio.Event()
         self.total: int | None = None  # known once closed
         self.failure: dict[str, Any] | None = None  # why the upload was refused, once aborted
-        self.taken_refs: set[str] = set()  # inputs of the items the runner started
+        self.taken_refs: set[str] = set()  # inputs of the items handed to the runner
 
     @property
     def count(self) -> int:
@@ -62,16 +61,11 @@ class ItemFeed:
                 return None
             item = self._items.get(index)
             if item is not None:
+                if item.input_ref:
+                    self.taken_refs.add(item.input_ref)
                 return item
             self._changed.clear()
             await self._changed.wait()
-
-    def release(self) -> None:
-        """The runner will take no more items (it stopped, finished or never started)."""
-        self._released.set()
-
-    async def released(self) -> None:
-        await self._released.wait()
 
     def _wake(self) -> None:
         self._changed.set()

@@ -72,24 +72,18 @@ class BatchRunner:
                 await progress({"stage": "extracting", "total": total(), **counts, "current": item.file})
 
         tasks = []
-        try:
-            for index in itertools.count():
-                await gate.acquire()
-                item = await _next_item(plan, feed, index)
-                if item is None:
-                    gate.release()
-                    canceled = feed is not None and feed.failure is not None
-                    break
-                if should_cancel and await should_cancel():
-                    gate.release()
-                    canceled = True
-                    break
-                if feed is not None and item.input_ref:
-                    feed.taken_refs.add(item.input_ref)
-                tasks.append(asyncio.create_task(run_item(index, item)))
-        finally:
-            if feed is not None:
-                feed.release()
+        for index in itertools.count():
+            await gate.acquire()
+            item = await _next_item(plan, feed, index)
+            if item is None:
+                gate.release()
+                canceled = feed is not None and feed.failure is not None
+                break
+            if should_cancel and await should_cancel():
+                gate.release()
+                canceled = True
+                break
+            tasks.append(asyncio.create_task(run_item(index, item)))
         await asyncio.gather(*tasks)
         if progress:
             await progress({"stage": "finalizing", "total": total(), **counts, "current": None})

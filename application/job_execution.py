@@ -130,15 +130,11 @@ class JobExecutor:
         if job.kind == JobKind.EXTRACT:
             return await self._run_extract(job, principal)
         feed = self._feeds.get(job.job_id) if self._feeds is not None else None
-        try:
-            if feed is None and job.request.get(RECEIVING):
-                job = await self._settled(job)
-            plan = msgspec.convert(job.request["plan"], BatchPlan)
-            outcome = await self._batches.run(plan, principal, feed=feed, progress=self._progress_sink(job.job_id),
-                                              should_cancel=self._cancel_probe(job.job_id))
-        finally:
-            if feed is not None:
-                feed.release()
+        if feed is None and job.request.get(RECEIVING):
+            job = await self._settled(job)
+        plan = msgspec.convert(job.request["plan"], BatchPlan)
+        outcome = await self._batches.run(plan, principal, feed=feed, progress=self._progress_sink(job.job_id),
+                                          should_cancel=self._cancel_probe(job.job_id))
         body = outcome.response
         meta = {k: body[k] for k in ("run_id", "artifact_rel", "item_count", "ok_count", "error_count")}
         status = JobStatus.CANCELED if outcome.canceled else JobStatus.SUCCEEDED

@@ -4,7 +4,7 @@ At the first file, once the form fields are known and valid, a job is created an
 the local runner with an item feed; every stored file becomes an item at once. When the body
 ends, the complete plan and the idempotency fingerprint are written to the job and the feed is
 closed; when the upload is refused midway, the job stops like a cancel (its finished items are
-kept) and the inputs no started item uses are removed. Only where this process runs its jobs:
+kept) and the inputs no item was handed are removed. Only where this process runs its jobs:
 with Celery the items could not reach the worker, so uploads take the ordinary path there.
 
 A job still marked ``receiving`` with no feed in the process that runs it is the remnant of a
@@ -32,7 +32,6 @@ from domain.jobs import (
     IllegalTransitionError,
     Job,
     JobKind,
-    JobStatus,
     request_cancel,
     settle_request,
 )
@@ -93,20 +92,17 @@ class LiveUploads:
     async def abandon(self, live: LiveUpload, failure: dict[str, Any], *, discard: list[str]) -> Job | None:
         """The upload was refused (or superseded): stop the job — a queued one never runs, a
         running one stops dispatching and ends ``canceled`` with its finished items — free its
-        Idempotency-Key, then remove the inputs in ``discard`` that no started item uses."""
+        Idempotency-Key, then remove the inputs in ``discard`` that no item was handed."""
         live.feed.abort(failure)
         job: Job | None
         try:
             job = await self._store.update(live.job_id, lambda j: request_cancel(j, at=self._clock()))
         except IllegalTransitionError:
             job = await self._store.get(live.job_id)
-        except DomainError as exc:
-            # The runner still stops at the abort; which inputs it started is unknown until it
-            # has, so none is removed (kept, never lost).
+        except DomainError as exc:  # the abort alone still stops a running batch
             logger.warning("could not cancel a refused upload's job", extra={
                 "event": "upload_live_cancel_failed", "job_id": live.job_id, "error": exc.code})
-            self._feeds.drop(live.job_id)
-            return None
+            job = None
         if job is not None and job.idempotency_key:
             # The request was refused, so its key names no job: a retry (or the restarted
             # batch of a superseded one) starts afresh under it.
@@ -115,9 +111,8 @@ class LiveUploads:
             except DomainError as exc:
                 logger.warning("could not free a refused upload's key", extra={
                     "event": "upload_live_key_kept", "job_id": live.job_id, "error": exc.code})
-        if job is not None and job.status is JobStatus.RUNNING:
-            await live.feed.released()  # the runner has seen the abort: nothing more is taken
         self._feeds.drop(live.job_id)
+        # Aborted, the feed hands out no further item: what was taken is all the job will read.
         await self._inputs.discard(sorted(set(discard) - live.feed.taken_refs))
         logger.info("upload batch stopped: upload refused", extra={
             "event": "upload_live_abandoned", "job_id": live.job_id, "code": failure.get("code"),

@@ -222,8 +222,9 @@ async def receive_upload(request: Request, *, store: StoreFile, file_field: str 
                          max_file_bytes: int, max_pending: int = 8, on_first_file: FirstFile | None = None) -> UploadForm:
     """Read the whole form; every file has been through ``store`` (its ``ref`` set) when this
     returns. ``on_first_file`` is awaited once, with the fields received so far, when the first
-    file part begins and before any file is stored. On any failure no further file is stored, the stores in flight finish, parts not
-    stored are dropped and the error propagates: what ``store`` stored, its caller cleans up."""
+    file part begins and before any file is stored. On any failure no further file is stored,
+    the stores in flight finish, parts not stored are dropped and the error propagates: what
+    ``store`` stored, its caller cleans up."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UnsupportedMediaError("the body must be multipart/form-data")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 from litestar import Request
@@ -29,8 +29,8 @@ class BatchUpload:
     run_id: str | None
     limit: int | None
     persist_inputs: bool
-    form: UploadForm
     gt_id: str | None = None
+    form: UploadForm = field(default_factory=UploadForm)
 
     @property
     def files(self) -> list[SpooledFile]:
@@ -170,7 +170,7 @@ def _validated(fields: dict[str, str], *, has_files: bool) -> BatchUpload:
     if errors:
         raise ValidationFailedError("the upload form failed validation", details={"errors": errors})
     return BatchUpload(task_id=task_id, concurrency=concurrency or 4, run_id=run_id, limit=limit,
-                       persist_inputs=persist_raw not in _FALSE, form=UploadForm(), gt_id=gt_id)
+                       persist_inputs=persist_raw not in _FALSE, gt_id=gt_id)
 
 
 async def plan_upload(upload: BatchUpload, planner: BatchPlanner, inputs: InputStore, *,
