@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -126,8 +127,26 @@ def configure_sqlite(cursor: Any, *, busy_timeout_ms: int, file_database: bool =
     cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys = ON")
     if file_database:
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor, busy_timeout_ms)
         cursor.execute("PRAGMA synchronous = NORMAL")
+
+
+def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """Switching a new database file to WAL fails at once with "database is locked" (SQLite
+    does not call the busy handler there) while another connection, opened before the file
+    was WAL, is in a write transaction — e.g. several processes creating the same file at
+    start-up. Retried, with the same patience as the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.002
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:  # sqlite3's, or the async driver's mirror of it
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # only at connect, and only while another connection holds the lock
+        pause = min(pause * 2, 0.05)
 
 
 def _sqlite_engine(url: URL, *, busy_timeout_ms: int) -> AsyncEngine:

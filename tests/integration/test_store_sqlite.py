@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -13,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
-from adapters.store.engine import create_engine_for, immediate, sqlite_file_of, sqlite_url_for
+from adapters.store.engine import (
+    configure_sqlite,
+    create_engine_for,
+    immediate,
+    sqlite_file_of,
+    sqlite_url_for,
+)
 from adapters.store.migrate import current_revision, head_revision, upgrade
 from adapters.store.sqlite_index import SqliteArtifactIndex
 from domain.errors import ArtifactExistsError, StorageUnavailableError
@@ -174,6 +183,43 @@ async def test_concurrent_upgrades_from_separate_engines(tmp_path: Path) -> None
     finally:
         for e in engines:
             await e.dispose()
+
+
+def test_switching_to_wal_waits_for_a_writer_that_opened_the_file_before_it(tmp_path: Path) -> None:
+    """SQLite answers "database is locked" at once, without its busy handler, when a new file is
+    switched to WAL while another connection writes in rollback mode (several processes
+    creating the database at start-up). Connecting waits for it instead, like busy_timeout."""
+
+    def writing_in_rollback_mode(path: Path) -> sqlite3.Connection:
+        early = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        early.execute("CREATE TABLE t (x INTEGER)")
+        early.execute("BEGIN IMMEDIATE")
+        early.execute("INSERT INTO t VALUES (1)")
+        return early
+
+    early = writing_in_rollback_mode(tmp_path / "fresh.db")
+    commit = threading.Timer(0.3, lambda: early.execute("COMMIT"))
+    commit.start()
+    late = sqlite3.connect(tmp_path / "fresh.db", isolation_level=None)
+    started = time.monotonic()
+    try:
+        configure_sqlite(late, busy_timeout_ms=5000)
+        assert time.monotonic() - started >= 0.25  # it waited for the writer
+        assert late.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert late.execute("SELECT x FROM t").fetchall() == [(1,)]
+    finally:
+        commit.join()
+        late.close()
+        early.close()
+
+    stuck = writing_in_rollback_mode(tmp_path / "stuck.db")
+    other = sqlite3.connect(tmp_path / "stuck.db", isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # the wait is bounded
+            configure_sqlite(other, busy_timeout_ms=100)
+    finally:
+        other.close()
+        stuck.close()
 
 
 async def test_transactions_are_real_and_immediate_takes_the_write_lock(
