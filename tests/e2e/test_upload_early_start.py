@@ -55,6 +55,12 @@ class Uploader:
                 return job
         raise AssertionError(f"job {job_id} did not finish")
 
+    def job_ids(self) -> set[str]:
+        return {j["job_id"] for j in self.jobs()}
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.http.get("/v1/jobs", params={"limit": 100}).json()["items"]
+
     def inputs_on_disk(self) -> set[str]:
         return {str(p.relative_to(self.artifacts)) for p in (self.artifacts / "inputs").rglob("*") if p.is_file()}
 
@@ -144,7 +150,7 @@ def test_a_limit_exceeded_midway_stops_the_started_job_and_keeps_only_what_it_us
 
 def test_a_client_that_goes_away_midway_leaves_a_canceled_job(uploader: Uploader) -> None:
     before, inputs_before = uploader.extracts(), uploader.inputs_on_disk()
-    jobs_before = {j["job_id"] for j in uploader.http.get("/v1/jobs", params={"limit": 100}).json()["items"]}
+    jobs_before = uploader.job_ids()
 
     def body() -> Iterator[bytes]:
         yield field("task_id", "receipt_fields_v1")
@@ -158,8 +164,7 @@ def test_a_client_that_goes_away_midway_leaves_a_canceled_job(uploader: Uploader
         uploader.post(body())
     deadline = time.monotonic() + 20
     while True:
-        jobs = [j for j in uploader.http.get("/v1/jobs", params={"limit": 100}).json()["items"]
-                if j["job_id"] not in jobs_before]
+        jobs = [j for j in uploader.jobs() if j["job_id"] not in jobs_before]
         if jobs and jobs[0]["status"] == "canceled":
             break
         assert time.monotonic() < deadline, jobs
@@ -172,7 +177,7 @@ def test_a_client_that_goes_away_midway_leaves_a_canceled_job(uploader: Uploader
 
 def test_a_field_after_the_files_restarts_the_batch_with_it(uploader: Uploader) -> None:
     before = uploader.extracts()
-    jobs_before = {j["job_id"] for j in uploader.http.get("/v1/jobs", params={"limit": 100}).json()["items"]}
+    jobs_before = uploader.job_ids()
 
     def body() -> Iterator[bytes]:
         yield field("task_id", "receipt_fields_v1")
@@ -185,8 +190,7 @@ def test_a_field_after_the_files_restarts_the_batch_with_it(uploader: Uploader) 
     assert r.status_code == 202, r.text
     job = uploader.finished(r.json()["job_id"])
     assert job["status"] == "succeeded" and job["result"]["item_count"] == 2  # the late limit applies
-    others = [j for j in uploader.http.get("/v1/jobs", params={"limit": 100}).json()["items"]
-              if j["job_id"] not in jobs_before | {job["job_id"]}]
+    others = [j for j in uploader.jobs() if j["job_id"] not in jobs_before | {job["job_id"]}]
     assert len(others) == 1
     early = uploader.finished(others[0]["job_id"])
     assert early["status"] == "canceled" and early["error"]["code"] == "superseded"
