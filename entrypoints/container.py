@@ -163,6 +163,7 @@ class Container(containers.DeclarativeContainer):
         local=providers.Singleton(
             LocalBlobStore, root=providers.Callable(Path, settings.provided.artifacts_dir),
             allow_overwrite=settings.provided.s3_allow_overwrite,
+            min_free_bytes=providers.Callable(lambda s: s.storage_min_free_mb * 1024 * 1024, settings),
         ),
         s3=providers.Singleton(
             S3BlobStore, client=providers.Resource(s3_client, settings), bucket=settings.provided.s3_bucket,

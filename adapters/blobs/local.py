@@ -1,4 +1,5 @@
-"""Blob storage on a local directory: atomic writes, no overwrite unless allowed (ADR 0030)."""
+"""Blob storage on a local directory: atomic writes, no overwrite unless allowed (ADR 0030);
+a full disk is a retryable outage (``adapters.blobs.free_space``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.blobs.free_space import FreeSpaceFloor, disk_full_error, is_disk_full
 from application.ports.blobs import BlobInfo
 from domain.artifacts import check_prefix, check_rel
 from domain.errors import (
@@ -47,6 +49,8 @@ def _created_at(st: os.stat_result) -> datetime:
 
 
 def _unavailable(exc: OSError) -> StorageUnavailableError:
+    if is_disk_full(exc):
+        return disk_full_error(exc)
     return StorageUnavailableError(
         "local storage failed", details={"reason": type(exc).__name__}, retryable=False
     )
@@ -55,9 +59,12 @@ def _unavailable(exc: OSError) -> StorageUnavailableError:
 class LocalBlobStore:
     """Keys map to ``root/<rel>``; see ``application.ports.blobs.BlobStore``."""
 
-    def __init__(self, root: Path, *, allow_overwrite: bool = False) -> None:
+    def __init__(
+        self, root: Path, *, allow_overwrite: bool = False, min_free_bytes: int = 0
+    ) -> None:
         self._root = Path(root)
         self._allow_overwrite = allow_overwrite
+        self._floor = FreeSpaceFloor(self._root, min_free_bytes)
         self._root_resolved: Path | None = None
         self._dirs: dict[str, Path] = {}  # rel directory -> resolved path inside the root
         self._made: set[Path] = set()  # directories known to exist (mkdir skipped)
@@ -149,9 +156,13 @@ class LocalBlobStore:
             os.close(fd)
         tmp.unlink(missing_ok=True)
 
+    def _open_checked(self, final: Path) -> tuple[Path, int]:
+        self._floor.check()
+        return self._open_temp(final)
+
     def _put_sync(self, rel: str, data: bytes) -> None:
         final = self._path(rel)
-        tmp, fd = self._open_temp(final)
+        tmp, fd = self._open_checked(final)
         try:
             _write_all(fd, data)
         except BaseException:
@@ -164,7 +175,7 @@ class LocalBlobStore:
         try:
             await asyncio.to_thread(self._put_sync, rel, data)
         except OSError as exc:
-            raise _unavailable(exc) from exc
+            raise self._failed(exc) from exc
         self._log("storage_put", rel, len(data), started)
 
     async def put_stream(
@@ -180,9 +191,9 @@ class LocalBlobStore:
             # Fail before consuming the stream; the link below still decides races.
             raise ArtifactExistsError("artifact already exists", details={"rel": rel})
         try:
-            tmp, fd = await asyncio.to_thread(self._open_temp, final)
+            tmp, fd = await asyncio.to_thread(self._open_checked, final)
         except OSError as exc:
-            raise _unavailable(exc) from exc
+            raise self._failed(exc) from exc
         total = 0
         try:
             pending = bytearray()
@@ -190,19 +201,31 @@ class LocalBlobStore:
                 pending += chunk
                 total += len(chunk)
                 if len(pending) >= _WRITE_BATCH:
-                    await asyncio.to_thread(_write_all, fd, bytes(pending))
+                    await self._write(fd, bytes(pending))
                     pending.clear()
             if pending:
-                await asyncio.to_thread(_write_all, fd, bytes(pending))
+                await self._write(fd, bytes(pending))
         except BaseException:
             await asyncio.to_thread(self._discard, tmp, fd)
             raise
         try:
             await asyncio.to_thread(self._commit, tmp, fd, final, rel)
         except OSError as exc:
-            raise _unavailable(exc) from exc
+            raise self._failed(exc) from exc
         self._log("storage_put", rel, total, started)
         return total
+
+    async def _write(self, fd: int, data: bytes) -> None:
+        # Only the disk's errors are translated here; the source stream's pass through as raised.
+        try:
+            await asyncio.to_thread(_write_all, fd, data)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: OSError) -> StorageUnavailableError:
+        if is_disk_full(exc):
+            self._floor.forget()
+        return _unavailable(exc)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -269,6 +292,7 @@ class LocalBlobStore:
 
     def _ping_sync(self) -> None:
         self._root.mkdir(parents=True, exist_ok=True)
+        self._floor.check(fresh=True)  # an empty probe file is created even on a full disk
         probe = self._root / f".ping.{uuid.uuid4().hex}.tmp"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
@@ -278,6 +302,8 @@ class LocalBlobStore:
         try:
             await asyncio.to_thread(self._ping_sync)
         except OSError as exc:
+            if is_disk_full(exc):
+                raise self._failed(exc) from exc
             raise StorageUnavailableError(
                 "local storage is not writable",
                 details={"reason": type(exc).__name__},

@@ -39,6 +39,21 @@ def test_ready_is_503_when_the_database_is_down(api: Api) -> None:
     assert body["components"]["storage"]["ok"] is True
 
 
+def test_ready_is_503_when_local_storage_is_below_its_free_space_floor(make_api: Any) -> None:
+    full = make_api(storage_min_free_mb=1 << 40)  # more than any disk has free
+    r = full.client.get("/v1/ready")
+    assert r.status_code == 503
+    storage = r.json()["components"]["storage"]
+    assert storage["ok"] is False and storage["error"] == "storage_unavailable"
+    assert "full" in storage["message"]
+    r = full.client.post("/v1/extract", headers=full.auth("client"), json={
+        "task_id": "receipt_fields_v1", "image_base64": image_b64(), "mime_type": "image/png",
+        "request_id": "disk-full-1"})
+    error = assert_envelope(r, 503, "storage_unavailable")
+    assert error["details"]["retryable"] is True and error["details"]["reason"] == "disk_full"
+    assert make_api(storage_min_free_mb=0).client.get("/v1/ready").status_code == 200
+
+
 def test_tasks(api: Api) -> None:
     items = api.client.get("/v1/tasks", headers=api.auth("client")).json()["items"]
     assert [t["task_id"] for t in items] == ["invoice_v1", "items_light_v1", "receipt_fields_v1", "receipt_v1"]
