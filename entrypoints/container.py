@@ -184,6 +184,7 @@ class Container(containers.DeclarativeContainer):
             max_model_len=settings.provided.vllm_max_model_len,
             max_tokens_limit=settings.provided.vllm_max_tokens_limit,
             response_format_style=settings.provided.vllm_response_format,
+            call_timeout_s=settings.provided.vllm_call_timeout_s,
         ),
     )
     inference = providers.Singleton(

@@ -89,6 +89,7 @@ class VllmInferenceClient:
         retry_after_max_s: float = 30.0,
         response_format_style: ResponseFormatStyle = "json_schema",
         ping_timeout_s: float = 5.0,
+        call_timeout_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -104,6 +105,9 @@ class VllmInferenceClient:
         self._max_tokens_limit = max(1, max_tokens_limit)
         self._style: ResponseFormatStyle = response_format_style
         self._ping_timeout = ping_timeout_s
+        # httpx's timeouts bound each gap between bytes; this bounds a whole attempt, so a
+        # server trickling its answer cannot hold a call (and a concurrency slot) for ever.
+        self._call_timeout = call_timeout_s
         self._sleep = sleep
         self._backoff = Backoff(
             base_s=backoff_base_s, max_s=backoff_max_s, retry_after_max_s=retry_after_max_s, rng=rng
@@ -224,14 +228,22 @@ class VllmInferenceClient:
         }
         logger.info("inference call", extra={"event": "inference_call_start", **log})
         started = time.perf_counter()
+        deadline = asyncio.timeout(self._call_timeout)
         try:
-            response = await self._http.post(
-                f"{self._base}/chat/completions",
-                content=msgspec.json.encode(body),
-                headers=self._headers(request.request_id),
-            )
+            async with deadline:
+                response = await self._http.post(
+                    f"{self._base}/chat/completions",
+                    content=msgspec.json.encode(body),
+                    headers=self._headers(request.request_id),
+                )
         except httpx.HTTPError as exc:
             return self._log_failure(from_exception(exc, secrets=self._secrets), log, started)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            message = f"call deadline exceeded: no complete answer within {self._call_timeout:g}s"
+            failed = AttemptError(code="upstream_timeout", message=message, retry=True)
+            return self._log_failure(failed, log, started)
         status = response.status_code
         if not 200 <= status < 300:
             return self._log_failure(from_response(response, secrets=self._secrets), log, started)

@@ -35,6 +35,7 @@ from tests.support.openai_server import (
     overflow,
     rate_limited,
     status,
+    trickle,
 )
 from tests.support.services import free_port
 
@@ -337,6 +338,32 @@ class TestRetries:
             outcome = await make_client(http=quick).complete(make_request(task()))
         assert outcome.failure is None
         assert outcome.attempts == 2
+
+    async def test_call_deadline_bounds_a_trickled_answer(
+        self, server: OpenAIServer, make_client: Callable[..., Any], request: pytest.FixtureRequest
+    ) -> None:
+        # One byte every 0.2 s never trips the 1 s read timeout; only the call deadline ends it.
+        server.script(*[trickle(0.2)] * MAX_ATTEMPTS)
+        transport = request.node.callspec.params["http"]  # both transports, as everywhere here
+        http = build_http_client(1.0, 1.0, 1.0, 1.0, 10, 5, 5.0, transport=transport)
+        loop = asyncio.get_running_loop()
+        try:
+            client = make_client(http=http, call_timeout_s=0.5)
+            started = loop.time()
+            outcome = await client.complete(make_request(task()))
+            elapsed = loop.time() - started
+            assert outcome.failure is not None
+            assert (outcome.failure.code, outcome.failure.retryable) == ("upstream_timeout", True)
+            assert outcome.failure.http_status is None
+            assert outcome.attempts == MAX_ATTEMPTS
+            assert [h.code for h in outcome.error_history] == ["upstream_timeout"] * MAX_ATTEMPTS
+            assert all("call deadline exceeded" in h.message for h in outcome.error_history)
+            assert MAX_ATTEMPTS * 0.5 <= elapsed < MAX_ATTEMPTS * 0.5 + 1.0  # ~0.5 s per attempt
+            assert len(server.chat_requests) == MAX_ATTEMPTS
+            server.script(ok())
+            assert (await client.complete(make_request(task()))).failure is None
+        finally:
+            await http.aclose()
 
     async def test_dropped_connection_retried(
         self, server: OpenAIServer, make_client: Callable[..., Any]

@@ -88,13 +88,24 @@ class RawBody:
     kind: str = "raw"
 
 
-Behaviour = Reply | Status | Delay | Drop | RawBody
+@dataclass(frozen=True)
+class Trickle:
+    """A 200 chat completion whose body arrives one byte every ``interval_s``: each gap stays
+    under the client's read timeout while the whole answer takes minutes."""
+
+    interval_s: float = 0.2
+    content: Any = None
+    kind: str = "trickle"
+
+
+Behaviour = Reply | Status | Delay | Drop | RawBody | Trickle
 _KINDS: dict[str, type] = {
     "reply": Reply,
     "status": Status,
     "delay": Delay,
     "drop": Drop,
     "raw": RawBody,
+    "trickle": Trickle,
 }
 
 
@@ -150,6 +161,10 @@ def delay(seconds: float) -> Delay:
 
 def drop() -> Drop:
     return Drop()
+
+
+def trickle(interval_s: float = 0.2) -> Trickle:
+    return Trickle(interval_s)
 
 
 def not_json_body() -> RawBody:
@@ -232,6 +247,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(code, json.dumps(payload).encode(), headers=headers)
 
+    def _trickle(self, body: bytes, interval_s: float) -> None:
+        stopping = self.server.owner._stopping
+        self.close_connection = True  # unless the whole body went out (below)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                if stopping.wait(interval_s):
+                    return
+                self.wfile.write(body[i : i + 1])
+        except OSError:  # the client gave up (its deadline) — stop sending
+            return
+        self.close_connection = False
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._dispatch("GET")
 
@@ -285,6 +316,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(behaviour, RawBody):
             self._send(behaviour.status, behaviour.body.encode(), behaviour.content_type)
+            return
+        if isinstance(behaviour, Trickle):
+            seed = self.headers.get("X-Request-ID") or ""
+            content = behaviour.content if behaviour.content is not None else default_content(body, seed)
+            payload = json.dumps(owner.completion_payload(content, "stop")).encode()
+            self._trickle(payload, behaviour.interval_s)
             return
         if endpoint == "models":
             self._json(200, owner.models_payload())
