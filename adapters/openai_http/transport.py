@@ -11,8 +11,8 @@ other 5xx, dropped connection          upstream_error          yes
 other 4xx, malformed 2xx body          upstream_error          no
 =====================================  ======================  ===========================
 
-Adapter families share no code (ADR 0001), so ``adapters/embeddings/transport.py`` is a copy
-of this module; ``tests/integration/test_embeddings_openai.py`` keeps the two identical.
+Chat, embeddings and vLLM inference all classify and time their retries here (the copy once
+kept in ``adapters/embeddings/transport.py`` is gone).
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from domain.errors import (
 )
 
 MESSAGE_LIMIT = 300
+# A server answering ``Retry-After: 0`` (or 0.2) while refusing would be hammered: such hints
+# get the exponential backoff instead; this much or more is honoured (capped).
+RETRY_AFTER_FLOOR_S = 0.5
 _ERRORS: dict[str, type[DomainError]] = {
     "upstream_timeout": UpstreamTimeoutError,
     "upstream_unavailable": UpstreamUnavailableError,
@@ -175,9 +178,10 @@ def port_error(failure: Failure, calls: list[ModelCall]) -> DomainError:
 
 def backoff_delay(failed: int, retry_after: float | None, *, base_s: float, max_s: float,
                   retry_after_max_s: float, rng: random.Random) -> float:
-    """The wait after the ``failed``-th failure (1-based): ``Retry-After`` wins (capped), else
-    exponential backoff with equal jitter (half fixed, half random, so waits never collapse to 0)."""
-    if retry_after is not None:
+    """The wait after the ``failed``-th failure (1-based): ``Retry-After`` of at least
+    ``RETRY_AFTER_FLOOR_S`` wins (capped), else exponential backoff with equal jitter (half
+    fixed, half random, so waits never collapse to 0)."""
+    if retry_after is not None and retry_after >= RETRY_AFTER_FLOOR_S:
         return min(retry_after, retry_after_max_s)
     ceiling = min(max_s, base_s * (2 ** (failed - 1)))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
@@ -185,7 +189,8 @@ def backoff_delay(failed: int, retry_after: float | None, *, base_s: float, max_
 
 class RetryPolicy:
     """Total attempts per call; exponential backoff with equal jitter (half fixed, half random,
-    so waits never collapse to 0); ``Retry-After`` replaces the computed wait, capped."""
+    so waits never collapse to 0); a ``Retry-After`` not below the floor replaces the computed
+    wait, capped."""
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import base64
 import io
 import logging
 import math
+import random
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,6 +21,7 @@ from PIL import Image
 
 from adapters.inference.images import MIN_SIDE, resize_image
 from adapters.inference.vllm import VllmInferenceClient, build_http_client
+from adapters.openai_http.transport import RETRY_AFTER_FLOOR_S, backoff_delay
 from domain.errors import UpstreamUnavailableError
 from domain.receipts.json_text import extract_json_object
 from tests.contracts.inference_contract import InferenceContract, make_request, png_bytes, task
@@ -250,12 +252,44 @@ class TestRetries:
     async def test_real_wait_between_attempts(
         self, server: OpenAIServer, make_client: Callable[..., Any]
     ) -> None:
-        server.script(rate_limited("0.2"), ok())
+        server.script(rate_limited("0.5"), ok())
         loop = asyncio.get_running_loop()
         started = loop.time()
         outcome = await make_client(sleep=asyncio.sleep).complete(make_request(task()))
         assert outcome.failure is None
-        assert loop.time() - started >= 0.19
+        assert loop.time() - started >= 0.49
+
+    @pytest.mark.parametrize(
+        ("retry_after", "failed", "low", "high"),
+        [
+            (None, 1, 0.5, 1.0),
+            (0.0, 1, 0.5, 1.0),  # below the floor: the normal backoff, not a hammering retry
+            (0.2, 2, 1.0, 2.0),
+            (RETRY_AFTER_FLOOR_S, 1, 0.5, 0.5),  # at the floor and above: honoured
+            (3.0, 1, 3.0, 3.0),
+            (60.0, 1, 5.0, 5.0),  # capped at retry_after_max_s
+        ],
+    )
+    def test_retry_after_below_the_floor_gets_the_backoff(
+        self, retry_after: float | None, failed: int, low: float, high: float
+    ) -> None:
+        rng = random.Random(7)
+        for _ in range(50):
+            wait = backoff_delay(failed, retry_after, base_s=1.0, max_s=8.0, retry_after_max_s=5.0,
+                                 rng=rng)
+            assert low <= wait <= high
+
+    async def test_retry_after_zero_waits_the_normal_backoff(
+        self, server: OpenAIServer, make_client: Callable[..., Any], sleeps: SleepLog
+    ) -> None:
+        server.script(*[rate_limited("0")] * MAX_ATTEMPTS)
+        client = make_client(backoff_base_s=1.0, backoff_max_s=8.0)
+        outcome = await client.complete(make_request(task()))
+        assert outcome.failure is not None and outcome.failure.http_status == 429
+        assert len(server.chat_requests) == MAX_ATTEMPTS
+        first, second = sleeps.calls
+        assert 0.5 <= first <= 1.0
+        assert 1.0 <= second <= 2.0
 
     @pytest.mark.parametrize(
         ("code", "expected"),
