@@ -9,7 +9,7 @@ from types import FrameType
 import uvicorn
 
 from entrypoints.logs import configure_logging
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 GRACEFUL_SHUTDOWN_S = 30
 
@@ -18,7 +18,20 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+def check_workers(settings: Settings, workers: int) -> None:
+    """Several API processes need a shared queue: each uvicorn worker would run its own
+    in-process job runner, and after a restart each would take the others' running jobs
+    for its own (the CLI turns the error into exit code 2)."""
+    if workers > 1 and settings.jobs_backend == "local":
+        raise SettingsError(
+            f"serve --workers {workers} needs JOBS_BACKEND=celery: with JOBS_BACKEND=local "
+            "each worker process would run its own job runner and take the others' jobs "
+            "for its own; run one process (--workers 1) or set JOBS_BACKEND=celery"
+        )
+
+
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int = 1) -> int:
+    check_workers(settings, workers)
     configure_logging(settings.log_level, settings.log_format)
     # uvicorn drains in-flight requests on SIGTERM (up to the grace period), restores the
     # handler it found and raises the signal again: with this one the process then exits 0.

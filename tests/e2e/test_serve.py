@@ -4,7 +4,12 @@ in local and S3 storage modes; and the logs never carry secrets or images."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +18,8 @@ import httpx
 import pytest
 
 from tests.support.images import image_bytes
-from tests.support.process import ServiceProcess, cli, create_key
+from tests.support.process import BIN, ServiceProcess, cli, create_key
+from tests.support.services import free_port, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +125,48 @@ def test_cli_rejects_bad_roles_and_duplicate_keys(tmp_path: Path) -> None:
     again = cli(env, "keys", "create", "--key-id", "dup", "--role", "client")
     assert again.returncode == 1 and "error" in again.stderr
     assert cli(env, "keys", "revoke", "--key-id", "ghost").returncode == 1
+
+
+def test_several_workers_with_the_local_runner_are_refused(tmp_path: Path) -> None:
+    # Each worker would run its own job runner and take the others' jobs after a restart.
+    env = {**base_env(tmp_path), "JOBS_BACKEND": "local"}
+    port = free_port()
+    result = cli(env, "serve", "--workers", "2", "--port", str(port), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "--workers 2" in result.stderr and "JOBS_BACKEND=celery" in result.stderr
+    assert "Uvicorn running" not in result.stdout + result.stderr
+    assert not port_open("127.0.0.1", port)
+
+
+def test_several_workers_with_celery_are_served(tmp_path: Path) -> None:
+    # No broker is needed to serve /v1/health; an unused port keeps the test self-contained.
+    env = {**os.environ, **base_env(tmp_path), "JOBS_BACKEND": "celery",
+           "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    port = free_port()
+    log_path = tmp_path / "serve-workers.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([str(BIN), "serve", "--workers", "2", "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    def workers_started() -> int:
+        lines = log_path.read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        return sum(r["msg"].startswith("Started server process") for r in records)
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log_path.read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+                if health.status_code == 200 and workers_started() == 2:
+                    break
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
