@@ -13,6 +13,7 @@ class BatchItemInput(msgspec.Struct, frozen=True, kw_only=True):
     input_ref: str | None = None  # a stored input (uploads, reruns, persisted directory files)
     path: str | None = None  # a file under DATA_ROOT, read when the item runs
     error: dict[str, Any] | None = None  # known to fail before running (e.g. a rerun item without input)
+    reuse_index: int | None = None  # a rerun of only the failures: this item's result is the source run's item
 
 
 class BatchPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +33,7 @@ class BatchPlan(msgspec.Struct, frozen=True, kw_only=True):
 class BatchOutcome(msgspec.Struct, frozen=True, kw_only=True):
     response: dict[str, Any]
     canceled: bool
+    interrupted: bool = False  # the process is stopping: no batch artifact; the job resumes later
 
 
 def item_request_id(task_id: str, run_id: str, index: int, file: str) -> str:

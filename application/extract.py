@@ -6,6 +6,7 @@ artifact is written all the same. Exceptions are for bad input (4xx) and storage
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -14,13 +15,15 @@ from typing import Any
 
 import msgspec
 
-from application.extract_artifact import build_artifact
+from application.extract_artifact import build_artifact, result_from_artifact, same_input
 from application.extract_types import DebugOverrides, ExtractCommand, ExtractFailure, ExtractResult
 from application.inputs import InputStore, ext_for
-from application.ports.artifact_index import ArtifactIndex, IndexEntry
+from application.outages import OutageGuard
+from application.ports.artifact_index import PENDING, ArtifactIndex, IndexEntry
 from application.ports.blobs import BlobStore
 from application.ports.images import ImageProbe
 from application.ports.inference import InferenceClient, InferenceFailure, InferenceRequest
+from application.request_claims import Held, Io, RequestClaims, direct
 from domain.artifacts import ArtifactKind, artifact_rel
 from domain.auth import Principal, Scope, require_scopes
 from domain.errors import (
@@ -59,8 +62,10 @@ class Extractor:
         images: ImageProbe,
         inputs: InputStore,
         config: ExtractConfig,
+        claims: RequestClaims | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._claims = claims or RequestClaims(index=index, blobs=blobs, clock=clock)
         self._tasks = tasks
         self._inference = inference
         self._blobs = blobs
@@ -70,55 +75,109 @@ class Extractor:
         self._config = config
         self._clock = clock
 
-    async def run(self, cmd: ExtractCommand, principal: Principal) -> ExtractResult:
+    async def run(self, cmd: ExtractCommand, principal: Principal, *, guard: OutageGuard | None = None) -> ExtractResult:
+        """Extract one image. With a ``guard`` (batch items), storage and model-server outages
+        are waited out (ADR 0053); without one, a storage failure is a retryable 503."""
         started = time.perf_counter()
+        io: Io[Any] = guard.storage if guard is not None else direct
         task = self._tasks.get(cmd.task_id)
         request_id = check_id(cmd.request_id, "request_id")
         task, temperature, max_tokens = self._apply_debug(task, cmd.debug, principal)
         check_mime_type(cmd.mime_type)
-        image, input_info = await self._load_image(cmd, principal)
+        image, input_info = await self._load_image(cmd, principal, io)
         info = await self._images.inspect(image)
-        if await self._index.get(ArtifactKind.EXTRACT, request_id) is not None:
-            raise ArtifactExistsError(f"an artifact for request_id {request_id} already exists")
-
-        created_at = self._clock()
-        rel = artifact_rel(ArtifactKind.EXTRACT, request_id, created_at)
-        inference_started = time.perf_counter()
-        outcome = await self._inference.complete(
-            InferenceRequest(
+        input_info["sha256"] = hashlib.sha256(image).hexdigest()
+        async with self._claims.single_flight(ArtifactKind.EXTRACT, request_id):
+            created_at = self._clock()
+            claim = IndexEntry(kind=ArtifactKind.EXTRACT, artifact_id=request_id, owner_key_id=principal.key_id,
+                               day=day_of(created_at), rel_ref=artifact_rel(ArtifactKind.EXTRACT, request_id, created_at),
+                               created_at=created_at, state=PENDING)
+            held = await self._claims.acquire(claim, principal, owned=cmd.owned, io=io)
+            if held.written:
+                return await self._written(held, cmd, input_info["sha256"], io)
+            call = InferenceRequest(
                 request_id=request_id, image=image, mime_type=info.mime_type, prompt=task.prompt,
                 schema_name=task.schema_name, json_schema=task.json_schema,
                 temperature=temperature, max_tokens=max_tokens, source_name=cmd.source_name,
             )
-        )
-        inference_ms = int((time.perf_counter() - inference_started) * 1000)
-        parse_started = time.perf_counter()
-        parsed, schema_errors, checks, error = _interpret(task, outcome.text, outcome.failure)
-        parse_ms = int((time.perf_counter() - parse_started) * 1000)
-
-        result = ExtractResult(
-            request_id=request_id, created_at=created_at, task_id=task.task_id, artifact_rel=rel,
-            model_id=outcome.model_id, prompt_sha256=task.prompt_sha256, schema_sha256=task.schema_sha256,
-            timings_ms={"inference": inference_ms, "parse_validate": parse_ms,
-                        "total": int((time.perf_counter() - started) * 1000)},
-            parsed=parsed, schema_valid=parsed is not None, schema_errors=schema_errors, checks=checks,
-            error=error,
-            error_history=[msgspec.structs.asdict(a) for a in outcome.error_history] or None,
-            meta={"attempts": outcome.attempts, "resize_scale": outcome.resize_scale,
-                  "max_tokens_effective": outcome.max_tokens_effective or max_tokens},
-            raw=outcome.text, input_ref=input_info.get("input_ref") or input_info.get("image_ref"),
-        )
-        artifact = build_artifact(result, principal, input_info, temperature=temperature, max_tokens=max_tokens)
-        await self._blobs.put(rel, msgspec.json.encode(artifact))
-        await self._index.add(
-            IndexEntry(kind=ArtifactKind.EXTRACT, artifact_id=request_id, owner_key_id=principal.key_id,
-                       day=day_of(created_at), rel_ref=rel, created_at=created_at)
-        )
+            written = False
+            try:
+                inference_started = time.perf_counter()
+                async with self._claims.keep_fresh(ArtifactKind.EXTRACT, request_id):
+                    if guard is not None:
+                        outcome = await guard.model(lambda: self._inference.complete(call))
+                    else:
+                        outcome = await self._inference.complete(call)
+                inference_ms = int((time.perf_counter() - inference_started) * 1000)
+                parse_started = time.perf_counter()
+                parsed, schema_errors, checks, error = _interpret(task, outcome.text, outcome.failure)
+                parse_ms = int((time.perf_counter() - parse_started) * 1000)
+                result = ExtractResult(
+                    request_id=request_id, created_at=held.entry.created_at, task_id=task.task_id,
+                    artifact_rel=held.entry.rel_ref, model_id=outcome.model_id, prompt_sha256=task.prompt_sha256,
+                    schema_sha256=task.schema_sha256,
+                    timings_ms={"inference": inference_ms, "parse_validate": parse_ms,
+                                "total": int((time.perf_counter() - started) * 1000)},
+                    parsed=parsed, schema_valid=parsed is not None, schema_errors=schema_errors, checks=checks,
+                    error=error,
+                    error_history=[msgspec.structs.asdict(a) for a in outcome.error_history] or None,
+                    meta={"attempts": outcome.attempts, "resize_scale": outcome.resize_scale,
+                          "max_tokens_effective": outcome.max_tokens_effective or max_tokens},
+                    raw=outcome.text, input_ref=input_info.get("input_ref") or input_info.get("image_ref"),
+                )
+                artifact = build_artifact(result, principal, input_info, temperature=temperature, max_tokens=max_tokens)
+                result = await self._write(result, msgspec.json.encode(artifact), principal, io)
+                written = True
+                await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
+            except BaseException:
+                if not written:  # nothing stored: the id is free again (else a retry repairs it)
+                    await self._claims.release(ArtifactKind.EXTRACT, request_id)
+                raise
         logger.info("extract finished", extra={
-            "event": "extract_end", "task_id": task.task_id, "ok": error is None,
-            "error_code": error.code if error else None, "duration_ms": result.timings_ms["total"],
+            "event": "extract_end", "task_id": task.task_id, "ok": result.error is None,
+            "error_code": result.error.code if result.error else None, "duration_ms": result.timings_ms["total"],
         })
         return result
+
+    async def stored(self, request_id: str, principal: Principal, *, io: Io[Any] = direct) -> ExtractResult | None:
+        """The result stored under ``request_id`` for this owner (completing a write whose index
+        update failed), or None when nothing was stored under it."""
+        held = await io(lambda: self._index.get(ArtifactKind.EXTRACT, request_id))
+        if held is None or held.owner_key_id != principal.key_id:
+            return None
+        try:
+            data = await io(lambda: self._blobs.get(held.rel_ref))
+        except NotFoundError:
+            return None
+        if held.pending:
+            await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
+        return result_from_artifact(msgspec.json.decode(data))
+
+    async def _write(self, result: ExtractResult, data: bytes, principal: Principal, io: Io[Any]) -> ExtractResult:
+        """Store the artifact, never over another: if a holder that took this id over (or an
+        earlier attempt whose answer was lost) stored it first, that artifact is the result."""
+        try:
+            await io(lambda: self._blobs.put(result.artifact_rel, data))
+        except ArtifactExistsError:
+            stored = msgspec.json.decode(await io(lambda: self._blobs.get(result.artifact_rel)))
+            if (stored.get("auth") or {}).get("key_id") != principal.key_id or stored.get("request_id") != result.request_id:
+                raise
+            return result_from_artifact(stored)
+        return result
+
+    async def _written(self, held: Held, cmd: ExtractCommand, input_sha256: str, io: Io[Any]) -> ExtractResult:
+        """The id's artifact exists. A repaired write answers with it (its caller never got
+        it); an owned id reuses it when it was made from the same input; otherwise 409."""
+        taken = ArtifactExistsError(f"an artifact for request_id {held.entry.artifact_id} already exists")
+        if not held.repaired and not cmd.owned:
+            raise taken
+        stored = held.stored
+        if stored is None:
+            stored = msgspec.json.decode(await io(lambda: self._blobs.get(held.entry.rel_ref)))
+        if not same_input(stored, cmd.task_id, input_sha256):
+            raise taken
+        logger.info("extract reused", extra={"event": "extract_reused", "repaired": held.repaired})
+        return result_from_artifact(stored)
 
     async def prepare_async(self, cmd: ExtractCommand, principal: Principal) -> dict[str, Any]:
         """Validate an extract like ``run`` would (so bad input is a synchronous 4xx), store a
@@ -127,9 +186,10 @@ class Extractor:
         request_id = check_id(cmd.request_id, "request_id")
         self._apply_debug(task, cmd.debug, principal)
         mime = check_mime_type(cmd.mime_type)
-        image, input_info = await self._load_image(cmd, principal)
+        image, input_info = await self._load_image(cmd, principal, direct)
         await self._images.inspect(image)
-        if await self._index.get(ArtifactKind.EXTRACT, request_id) is not None:
+        held = await self._index.get(ArtifactKind.EXTRACT, request_id)
+        if held is not None and (not held.pending or held.owner_key_id != principal.key_id):
             raise ArtifactExistsError(f"an artifact for request_id {request_id} already exists")
         ref = cmd.image_ref
         if ref is None:
@@ -154,7 +214,7 @@ class Extractor:
             max_tokens = debug.max_tokens
         return task, temperature, min(max_tokens, self._config.max_tokens_limit)
 
-    async def _load_image(self, cmd: ExtractCommand, principal: Principal) -> tuple[bytes, dict[str, object]]:
+    async def _load_image(self, cmd: ExtractCommand, principal: Principal, io: Io[Any]) -> tuple[bytes, dict[str, Any]]:
         given = [x for x in (cmd.image_base64, cmd.image_ref, cmd.image_bytes) if x is not None]
         if len(given) != 1:
             raise InvalidInputError("give exactly one of image_base64 or image_ref")
@@ -163,13 +223,14 @@ class Extractor:
             data = decode_base64_image(cmd.image_base64, self._config.max_image_bytes)
             return data, {"task_id": cmd.task_id, "mime_type": mime, "image_base64_len": len(cmd.image_base64)}
         if cmd.image_ref is not None:
-            data = await self._read_input(cmd.image_ref, principal)
+            ref = cmd.image_ref
+            data = await io(lambda: self._read_input(ref, principal))
             return data, {"task_id": cmd.task_id, "mime_type": mime, "image_ref": cmd.image_ref}
         data = cmd.image_bytes or b""
         if len(data) > self._config.max_image_bytes:
             raise PayloadTooLargeError("the image is larger than MAX_IMAGE_BYTES",
                                        details={"max_bytes": self._config.max_image_bytes})
-        info: dict[str, object] = {"task_id": cmd.task_id, "mime_type": mime}
+        info: dict[str, Any] = {"task_id": cmd.task_id, "mime_type": mime}
         if cmd.input_ref:
             info["input_ref"] = cmd.input_ref
         return data, info

@@ -25,6 +25,10 @@ class ExtractCommand(msgspec.Struct, frozen=True, kw_only=True):
     input_ref: str | None = None  # the stored input the bytes came from, recorded in the artifact
     source_name: str | None = None  # the file name of a batch item
     debug: DebugOverrides | None = None
+    # A batch item or a job: the caller owns this id's work, so a pending claim left by its
+    # earlier attempt is taken over, and an artifact already written for the same input is
+    # the result (a resumed job reuses what finished, ADR 0052) instead of a 409.
+    owned: bool = False
 
 
 class ExtractFailure(msgspec.Struct, frozen=True, kw_only=True):

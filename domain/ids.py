@@ -37,5 +37,10 @@ def format_ts(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
+def parse_ts(text: str) -> datetime:
+    """The inverse of ``format_ts``."""
+    return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
+
+
 def day_of(value: datetime) -> str:
     return value.astimezone(UTC).date().isoformat()

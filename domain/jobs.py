@@ -1,5 +1,6 @@
 """Jobs (SPEC §7): statuses, the only legal transitions, and the change functions a store
-applies atomically. Terminal states never change."""
+applies atomically. Terminal states never change. A running job whose runner stopped goes
+back to ``queued`` and resumes (ADR 0052)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class JobKind(StrEnum):
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELED}),
-    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}),
+    # running → queued: the runner stopped (restart, deploy, dead worker); the job resumes (ADR 0052).
+    JobStatus.RUNNING: frozenset({JobStatus.QUEUED, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}),
     JobStatus.SUCCEEDED: frozenset(),
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELED: frozenset(),
@@ -103,8 +105,12 @@ def start(job: Job, *, at: datetime) -> Job:
 
 def finish(job: Job, target: JobStatus, *, at: datetime, result_rel: str | None = None,
            result_meta: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> Job:
+    """The final status. A cancel acknowledged while the job ran wins over ``succeeded``: it is
+    decided here, inside the same atomic update that finishes the job."""
     if target not in TERMINAL:
         raise IllegalTransitionError(f"{target.value} is not a final status")
+    if target is JobStatus.SUCCEEDED and job.cancel_requested:
+        target = JobStatus.CANCELED
     progress = dict(job.progress or queued_progress(None))
     progress["stage"] = target.value
     return advance(job, target, at=at, result_rel=result_rel, result_meta=result_meta, error=error,
@@ -130,8 +136,31 @@ def report_progress(job: Job, progress: dict[str, Any], *, at: datetime) -> Job:
     return msgspec.structs.replace(job, progress=progress, updated_at=at)
 
 
+def requeue(job: Job, *, at: datetime) -> Job:
+    """running → queued: the runner stopped before the job ended; the next start resumes it,
+    reusing what finished (ADR 0052). A job whose cancel was acknowledged ends canceled instead."""
+    if job.status is JobStatus.RUNNING and job.cancel_requested:
+        return finish(job, JobStatus.CANCELED, at=at, result_rel=job.result_rel, result_meta=job.result_meta)
+    progress = dict(job.progress or queued_progress(None))
+    progress["stage"] = JobStatus.QUEUED.value
+    return advance(job, JobStatus.QUEUED, at=at, progress=progress)
+
+
+def was_started_at(job: Job, at: datetime) -> bool:
+    """Did the start stamped ``at`` land? (A retried start whose first commit got through
+    finds its own start instead of a queued job.)"""
+    return job.status is not JobStatus.QUEUED and job.started_at == at
+
+
+def salvaging(job: Job, max_attempts: int) -> bool:
+    """A job started more often than ``max_attempts`` only collects what finished: every
+    earlier attempt was cut short (a crash loop must end, with the finished items kept)."""
+    return job.attempts > max_attempts
+
+
 def mark_stale(job: Job, *, at: datetime) -> Job:
-    """A running job whose runner died: failed with ``stale_after_restart`` (ADR 0005)."""
+    """A running job that cannot resume (an upload whose body died with the process, ADR
+    0051): failed with ``stale_after_restart``."""
     return finish(job, JobStatus.FAILED, at=at, result_rel=job.result_rel, result_meta=job.result_meta,
                   error={"code": "stale_after_restart",
                          "message": "the runner stopped while the job was running; finished items are kept",

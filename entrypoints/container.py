@@ -7,6 +7,7 @@ One Selector per swappable port; only the selected branch is ever opened. Resour
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,12 @@ from application.ground_truths import GroundTruthStore
 from application.inference_limit import ConcurrencyLimitedInference
 from application.inputs import InputStore
 from application.job_execution import JobExecutor
-from application.job_recovery import recover_jobs
+from application.job_recovery import recover_jobs, sweep_forever
 from application.job_signals import JobSignals
 from application.jobs import JobService
 from application.live_uploads import LiveUploads
+from application.outages import Outages
+from application.request_claims import RequestClaims
 from application.run_export import RunExporter
 from application.site_embeddings import EmbeddingCache
 from domain.cost import PriceTable
@@ -207,10 +210,12 @@ class Container(containers.DeclarativeContainer):
         max_tokens_limit=settings.provided.vllm_max_tokens_limit, debug_mode=settings.provided.debug_mode,
     )
     inputs = providers.Singleton(InputStore, blobs=blob_store)
+    outages = providers.Singleton(Outages, max_wait_s=settings.provided.outage_max_wait_s)
+    request_claims = providers.Singleton(RequestClaims, index=artifact_index, blobs=blob_store)
     data_root = providers.Singleton(LocalDataRoot, root=providers.Callable(Path, settings.provided.data_root))
     extractor = providers.Singleton(
         Extractor, tasks=tasks, inference=inference, blobs=blob_store, index=artifact_index,
-        images=image_probe, inputs=inputs, config=extract_config,
+        images=image_probe, inputs=inputs, config=extract_config, claims=request_claims,
     )
     artifacts = providers.Singleton(ArtifactReader, blobs=blob_store, index=artifact_index)
     ground_truths = providers.Singleton(GroundTruthStore, blobs=blob_store, index=artifact_index)
@@ -221,19 +226,26 @@ class Container(containers.DeclarativeContainer):
                                   artifacts=artifacts)
     batch_runner = providers.Singleton(BatchRunner, extractor=extractor, inputs=inputs, data_root=data_root,
                                        blobs=blob_store, index=artifact_index, evaluator=evaluator,
-                                       telemetry=telemetry)
+                                       telemetry=telemetry, outages=outages)
     job_signals = providers.Singleton(JobSignals)
     item_feeds = providers.Singleton(ItemFeeds)
-    executor = providers.Singleton(JobExecutor, store=job_store, extractor=extractor, batches=batch_runner,
-                                   blobs=blob_store, heartbeat_s=settings.provided.jobs_heartbeat_s,
-                                   signals=job_signals, feeds=item_feeds)
+    celery_queue = providers.Singleton(CeleryJobQueue, broker_url=settings.provided.celery_broker_url,
+                                       queue=settings.provided.celery_queue,
+                                       result_backend=settings.provided.celery_result_backend)
+    executor = providers.Singleton(
+        JobExecutor, store=job_store, extractor=extractor, batches=batch_runner, blobs=blob_store,
+        heartbeat_s=settings.provided.jobs_heartbeat_s, signals=job_signals, feeds=item_feeds,
+        max_attempts=settings.provided.jobs_max_attempts, outages=outages,
+        # Celery: an interrupted job goes back to the broker; locally the next start resumes it.
+        queue=providers.Selector(providers.Callable(lambda s: s.jobs_backend, settings),
+                                 local=providers.Object(None), celery=celery_queue),
+    )
     job_queue = providers.Selector(
         providers.Callable(lambda s: s.jobs_backend, settings),
         local=providers.Singleton(LocalJobRunner, execute=executor.provided.execute,
-                                  concurrency=settings.provided.jobs_max_concurrency),
-        celery=providers.Singleton(CeleryJobQueue, broker_url=settings.provided.celery_broker_url,
-                                   queue=settings.provided.celery_queue,
-                                   result_backend=settings.provided.celery_result_backend),
+                                  concurrency=settings.provided.jobs_max_concurrency,
+                                  interrupt=executor.provided.interrupt),
+        celery=celery_queue,
     )
     jobs = providers.Singleton(JobService, store=job_store, queue=job_queue, blobs=blob_store, signals=job_signals)
     live_uploads = providers.Singleton(LiveUploads, jobs=jobs, store=job_store, feeds=item_feeds, inputs=inputs)
@@ -317,12 +329,22 @@ async def open_services(container: Container) -> Services:
 
 
 async def start_job_runner(services: Services) -> None:
-    """Local runner only: recover after a crash, then start the workers. Celery workers do
-    their own recovery (``ocr-orchestrator worker``)."""
+    """Local runner only: resume what a stop interrupted, then start the workers and their
+    sweep (ADR 0052). Celery workers sweep for themselves (``ocr-orchestrator worker``)."""
     queue = services.job_queue
     if isinstance(queue, LocalJobRunner):
+        settings = services.settings
         await recover_jobs(services.job_store, queue)
-        await queue.start()
+        executor = services.executor
+        await queue.start(sweep=lambda: sweep_forever(
+            services.job_store, queue, stale_after=timedelta(seconds=settings.jobs_stale_after_s),
+            every_s=sweep_interval_s(settings), busy=lambda: executor.executing, waiting=queue.waiting,
+            lost_after=None))
+
+
+def sweep_interval_s(settings: Settings) -> float:
+    """Often enough that a job whose runner died is taken back soon after it turns stale."""
+    return min(max(settings.jobs_stale_after_s / 4, 0.5), 60.0)
 
 
 async def stop_job_runner(services: Services) -> None:
@@ -361,14 +383,17 @@ async def upgrade_databases(settings: Settings) -> list[str]:
 # consumer is reached through here because only this module imports adapters.
 
 
-async def open_worker_services(container: Container) -> tuple[SqlJobStore, JobExecutor]:
-    """The job store and the executor (whose heartbeat comes from the settings)."""
-    return await resolve(container.job_store()), await resolve(container.executor())
+async def open_worker_services(container: Container) -> tuple[SqlJobStore, JobExecutor, CeleryJobQueue]:
+    """The job store, the executor (whose heartbeat comes from the settings) and the queue
+    interrupted or stale jobs go back to."""
+    return (await resolve(container.job_store()), await resolve(container.executor()),
+            await resolve(container.celery_queue()))
 
 
-def celery_job_worker(settings: Settings, execute: Callable[[str], None]) -> CeleryJobWorker:
+def celery_job_worker(settings: Settings, execute: Callable[[str], None],
+                      on_shutdown: Callable[[], None] | None = None) -> CeleryJobWorker:
     return CeleryJobWorker(
         broker_url=settings.celery_broker_url, result_backend=settings.celery_result_backend,
         queue=settings.celery_queue, concurrency=settings.jobs_max_concurrency, log_level=settings.log_level,
-        execute=execute,
+        execute=execute, on_shutdown=on_shutdown,
     )

@@ -30,6 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     vllm_read_timeout_s: float = 180.0
     vllm_write_timeout_s: float = 30.0
     vllm_pool_timeout_s: float = 10.0
+    vllm_call_timeout_s: float = 300.0  # deadline of one model call attempt, on top of the read timeout
     vllm_http_max_connections: int = 100
     vllm_http_max_keepalive: int = 20
     vllm_http_keepalive_expiry_s: float = 30.0
@@ -70,6 +71,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     artifacts_dir: str = "./var/artifacts"
+    storage_min_free_mb: int = 100  # local storage: below this much free space writes and /v1/ready fail (retryable)
     data_root: str = "./var/data"
 
     database_url: str | None = None
@@ -81,7 +83,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     celery_result_backend: str | None = None
     celery_queue: str = "ocr-jobs"
     jobs_heartbeat_s: float = 10.0  # a running job refreshes updated_at this often (ADR 0005)
-    jobs_stale_after_s: float = 120.0  # a worker fails running jobs whose heartbeat is older
+    jobs_stale_after_s: float = 120.0  # a running job whose heartbeat is older is taken back (requeued)
+    jobs_max_attempts: int = 3  # starts of one job; the start after the last only salvages what finished
+    outage_max_wait_s: float = 300.0  # how long a batch waits out a storage or model-server outage
 
     auth_enabled: bool = True
     api_key_pepper: str | None = None
@@ -171,7 +175,7 @@ _CHOICES = {
 _POSITIVE = (
     "inference_max_concurrency", "jobs_max_concurrency", "vllm_retry_max_attempts", "vllm_max_tokens",
     "vllm_max_tokens_limit", "vllm_max_model_len", "max_image_bytes", "max_batch_files", "max_request_bytes",
-    "vllm_http_max_connections", "port",
+    "vllm_http_max_connections", "port", "jobs_max_attempts",
 )
 
 
@@ -206,6 +210,11 @@ def _check(settings: Settings) -> None:
     if settings.jobs_stale_after_s < 2 * settings.jobs_heartbeat_s:
         # A live job misses a beat now and then (a slow write); one miss must not fail it.
         raise SettingsError("JOBS_STALE_AFTER_S must be at least twice JOBS_HEARTBEAT_S")
+    for name in ("vllm_call_timeout_s", "outage_max_wait_s"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{name.upper()} must be positive")
+    if settings.storage_min_free_mb < 0:
+        raise SettingsError("STORAGE_MIN_FREE_MB must not be negative")
     if settings.mock_latency_ms < 0:
         raise SettingsError("MOCK_LATENCY_MS must not be negative")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

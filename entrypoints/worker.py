@@ -3,7 +3,10 @@
 The process owns ONE asyncio event loop, run in a dedicated thread for the worker's life.
 Celery's pool threads hand each job to it and block on the result, so the SQL engine, the
 vLLM HTTP client and the S3 client are opened once and reused by every job (they are bound
-to the loop that opened them). The same loop sweeps stale running jobs (ADR 0005).
+to the loop that opened them). The same loop sweeps: running jobs whose heartbeat stopped go
+back to the queue, and so do queued jobs whose message the broker lost (ADR 0052). On SIGTERM
+the running batches stop dispatching, finish their items in flight and go back to the queue,
+so a deploy waits for seconds, not for whole batches.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from application.job_recovery import sweep_stale_jobs_forever
+from application.job_recovery import sweep_forever
 from entrypoints.container import (
     build_container,
     celery_job_worker,
     close_services,
     open_worker_services,
+    sweep_interval_s,
 )
 from entrypoints.logs import configure_logging, register_secret
 from entrypoints.runtime import tune_gc
@@ -65,11 +69,6 @@ class EventLoopThread:
         await self.loop.shutdown_asyncgens()
 
 
-def sweep_interval_s(settings: Settings) -> float:
-    """Often enough that a dead worker's job is failed soon after it turns stale."""
-    return min(max(settings.jobs_stale_after_s / 4, 0.5), 60.0)
-
-
 def run_worker(settings: Settings) -> int:
     if settings.jobs_backend != "celery":
         raise SettingsError("the worker needs JOBS_BACKEND=celery (the API enqueues to Celery only then)")
@@ -82,14 +81,19 @@ def run_worker(settings: Settings) -> int:
     jobs_loop = EventLoopThread().start()
     sweeper: Future[None] | None = None
     try:
-        store, executor = jobs_loop.run(open_worker_services(container))
-        sweeper = jobs_loop.submit(sweep_stale_jobs_forever(
-            store, stale_after=timedelta(seconds=settings.jobs_stale_after_s), every_s=sweep_interval_s(settings)))
+        store, executor, queue = jobs_loop.run(open_worker_services(container))
+        stale_after = timedelta(seconds=settings.jobs_stale_after_s)
+        sweeper = jobs_loop.submit(sweep_forever(
+            store, queue, stale_after=stale_after, every_s=sweep_interval_s(settings),
+            busy=lambda: executor.executing, waiting=lambda _: False, lost_after=stale_after))
 
         def execute(job_id: str) -> None:
             jobs_loop.run(executor.execute(job_id))
 
-        worker = celery_job_worker(settings, execute)
+        def interrupt() -> None:
+            jobs_loop.loop.call_soon_threadsafe(executor.interrupt)
+
+        worker = celery_job_worker(settings, execute, on_shutdown=interrupt)
         tune_gc()
         logger.info("worker starting", extra={
             "event": "worker_start", "worker": worker.hostname, "queue": settings.celery_queue,

@@ -56,7 +56,8 @@ def build_worker_app(*, broker_url: str, result_backend: str | None, queue: str,
 
 class CeleryJobWorker:
     def __init__(self, *, broker_url: str, result_backend: str | None, queue: str, concurrency: int,
-                 log_level: str, execute: Callable[[str], None]) -> None:
+                 log_level: str, execute: Callable[[str], None], on_shutdown: Callable[[], None] | None = None) -> None:
+        self._on_shutdown = on_shutdown
         self._app = build_worker_app(broker_url=broker_url, result_backend=result_backend, queue=queue,
                                      execute=execute)
         self._queue = queue
@@ -65,8 +66,11 @@ class CeleryJobWorker:
         self.hostname = f"ocr-worker-{os.getpid()}@{socket.gethostname()}"
 
     def run(self) -> int:
-        """Consume until SIGTERM/SIGINT (warm shutdown: running jobs finish first); the exit code."""
+        """Consume until SIGTERM/SIGINT (warm shutdown: ``on_shutdown`` asks running jobs to
+        stop at their next item and go back to the queue; the tasks then return); the exit code."""
         signals.setup_logging.connect(_keep_process_logging, weak=False)
+        stopping = _on_shutdown(self._on_shutdown)
+        signals.worker_shutting_down.connect(stopping, weak=False)
         worker = _JsonLinesWorker(
             app=self._app, hostname=self.hostname, pool_cls="threads", concurrency=self._concurrency,
             queues=[self._queue], loglevel=self._log_level.upper(), quiet=True,
@@ -78,7 +82,17 @@ class CeleryJobWorker:
             worker.start()
         finally:
             signals.worker_ready.disconnect(ready)
+            signals.worker_shutting_down.disconnect(stopping)
         return worker.exitcode or 0
+
+
+def _on_shutdown(callback: Callable[[], None] | None) -> Callable[..., None]:
+    def shutting_down(**_: Any) -> None:
+        logger.info("worker stopping: interrupting running jobs", extra={"event": "worker_stopping"})
+        if callback is not None:
+            callback()
+
+    return shutting_down
 
 
 def _log_ready(queue: str, concurrency: int) -> Callable[..., None]:

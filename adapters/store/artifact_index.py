@@ -1,7 +1,9 @@
-"""``ArtifactIndex`` on SQL: lookups and newest-first keyset paging over ``artifact_index``."""
+"""``ArtifactIndex`` on SQL: lookups, claims (ADR 0042) and newest-first keyset paging over
+``artifact_index``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, literal, or_, select, text, update
@@ -13,7 +15,7 @@ from adapters.store.engine import immediate
 from adapters.store.errors import unavailable_on_driver_error
 from adapters.store.tables import artifact_index as t
 from adapters.store.timestamps import UtcDateTime, as_utc
-from application.ports.artifact_index import IndexEntry, IndexPage
+from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry, IndexPage
 from domain.errors import ArtifactExistsError, InvalidInputError, NotFoundError
 
 # Built once: the per-request statements then reuse SQLAlchemy's memoised cache key and
@@ -28,23 +30,54 @@ class SqlArtifactIndex:
         self._writer = immediate(engine)
 
     async def add(self, entry: IndexEntry) -> None:
-        values = {
-            "kind": entry.kind,
-            "artifact_id": entry.artifact_id,
-            "owner_key_id": entry.owner_key_id,
-            "day": entry.day,
-            "rel_ref": entry.rel_ref,
-            "created_at": as_utc(entry.created_at),
-            "summary_json": entry.summary,
-        }
+        await self._insert(_values(entry, COMPLETE), "index artifact")
+
+    async def claim(self, entry: IndexEntry) -> IndexEntry | None:
+        while True:
+            try:
+                await self._insert(_values(entry, PENDING), "claim artifact")
+                return None
+            except ArtifactExistsError:
+                held = await self.get(entry.kind, entry.artifact_id)
+            if held is not None:
+                return held
+            # Released between our insert and our read: try again.
+
+    async def _insert(self, values: dict[str, Any], what: str) -> None:
         try:
-            async with unavailable_on_driver_error("index artifact"), self._writer.begin() as conn:
+            async with unavailable_on_driver_error(what), self._writer.begin() as conn:
                 await conn.execute(_INSERT, values)
         except IntegrityError:
             raise ArtifactExistsError(
-                f"{entry.kind} {entry.artifact_id!r} already exists",
-                details={"kind": entry.kind, "artifact_id": entry.artifact_id},
+                f"{values['kind']} {values['artifact_id']!r} already exists",
+                details={"kind": values["kind"], "artifact_id": values["artifact_id"]},
             ) from None
+
+    async def complete(self, kind: str, artifact_id: str, summary: dict[str, Any] | None = None) -> None:
+        values: dict[str, Any] = {"state": COMPLETE, "claimed_at": None}
+        if summary is not None:
+            values["summary_json"] = summary
+        statement = update(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id).values(values)
+        async with unavailable_on_driver_error("complete artifact"), self._writer.begin() as conn:
+            matched = (await conn.execute(statement)).rowcount
+        if matched == 0:
+            raise NotFoundError(f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id})
+
+    async def release(self, kind: str, artifact_id: str) -> None:
+        statement = delete(t).where(t.c.kind == kind, t.c.artifact_id == artifact_id, t.c.state == PENDING)
+        async with unavailable_on_driver_error("release claim"), self._writer.begin() as conn:
+            await conn.execute(statement)
+
+    async def refresh_claims(self, kind: str, artifact_ids: list[str], at: datetime) -> None:
+        if not artifact_ids:
+            return
+        statement = (
+            update(t)
+            .where(t.c.kind == kind, t.c.artifact_id.in_(artifact_ids), t.c.state == PENDING)
+            .values(claimed_at=as_utc(at))
+        )
+        async with unavailable_on_driver_error("refresh claims"), self._writer.begin() as conn:
+            await conn.execute(statement)
 
     async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
         params = {"kind": kind, "artifact_id": artifact_id}
@@ -87,7 +120,7 @@ class SqlArtifactIndex:
     ) -> IndexPage:
         if limit < 1:
             raise InvalidInputError("limit must be at least 1", details={"field": "limit"})
-        query = select(t).where(t.c.kind == kind)
+        query = select(t).where(t.c.kind == kind, t.c.state == COMPLETE)
         if owner_key_id is not None:
             query = query.where(t.c.owner_key_id == owner_key_id)
         if day is not None:
@@ -126,4 +159,20 @@ def _entry(row: Any) -> IndexEntry:
         rel_ref=row["rel_ref"],
         created_at=row["created_at"],
         summary=row["summary_json"],
+        state=row["state"],
+        claimed_at=row["claimed_at"],
     )
+
+
+def _values(entry: IndexEntry, state: str) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "artifact_id": entry.artifact_id,
+        "owner_key_id": entry.owner_key_id,
+        "day": entry.day,
+        "rel_ref": entry.rel_ref,
+        "created_at": as_utc(entry.created_at),
+        "summary_json": entry.summary,
+        "state": state,
+        "claimed_at": as_utc(entry.claimed_at or entry.created_at) if state == PENDING else None,
+    }

@@ -10,12 +10,12 @@ execute, fetch, COMMIT, release). Here:
   thread hand-off. The read connection has no busy timeout: in the rare cases where SQLite
   still answers "busy" (WAL recovery, a checkpoint resetting the log), the lookup is
   retried on a worker thread that may wait, so the event loop never sleeps in SQLite.
-* ``add`` goes to one writer thread. It takes every insert queued meanwhile, commits them
-  in one ``BEGIN IMMEDIATE`` transaction (group commit) and wakes the waiting coroutines.
-  A duplicate key fails only its own row (SQLite rolls back the statement, not the
-  transaction).
-* Paging, summary updates, deletes and ``ping`` are rare; they go to the SQLAlchemy
-  adapter over the same file, which also owns the schema (migrations).
+* ``add``, ``claim`` and ``complete`` (ADR 0042) go to one writer thread. It takes every
+  write queued meanwhile, commits them in one ``BEGIN IMMEDIATE`` transaction (group commit)
+  and wakes the waiting coroutines. A duplicate key fails only its own row (SQLite rolls
+  back the statement, not the transaction).
+* Paging, summary updates, releases, claim refreshes, deletes and ``ping`` are rare; they go
+  to the SQLAlchemy adapter over the same file, which also owns the schema (migrations).
 
 Values are stored exactly as the SQLAlchemy adapter stores them (naive-UTC timestamp text,
 JSON text or NULL), so either side reads what the other wrote.
@@ -36,15 +36,17 @@ from typing import Any
 from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import configure_sqlite
 from adapters.store.timestamps import as_utc
-from application.ports.artifact_index import IndexEntry, IndexPage
-from domain.errors import ArtifactExistsError, StorageUnavailableError
+from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry, IndexPage
+from domain.errors import ArtifactExistsError, NotFoundError, StorageUnavailableError
 
 logger = logging.getLogger("ocr.store")
 
-_GET = ("SELECT kind, artifact_id, owner_key_id, day, rel_ref, created_at, summary_json "
+_GET = ("SELECT kind, artifact_id, owner_key_id, day, rel_ref, created_at, summary_json, state, claimed_at "
         "FROM artifact_index WHERE kind = ? AND artifact_id = ?")
 _INSERT = ("INSERT INTO artifact_index (kind, artifact_id, owner_key_id, day, rel_ref, created_at, "
-           "summary_json) VALUES (?, ?, ?, ?, ?, ?, ?)")
+           "summary_json, state, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_COMPLETE = ("UPDATE artifact_index SET state = 'complete', claimed_at = NULL, "
+             "summary_json = COALESCE(?, summary_json) WHERE kind = ? AND artifact_id = ?")
 # Enough to amortise a commit, small enough that one slow batch does not hold many callers.
 _MAX_GROUP = 128
 _STOP = object()
@@ -56,17 +58,23 @@ def _stored_time(value: datetime) -> str:
     return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
 
 
-def _row_of(entry: IndexEntry) -> tuple[Any, ...]:
+def _row_of(entry: IndexEntry, state: str) -> tuple[Any, ...]:
     summary = None if entry.summary is None else json.dumps(entry.summary)
+    claimed_at = _stored_time(entry.claimed_at or entry.created_at) if state == PENDING else None
     return (entry.kind, entry.artifact_id, entry.owner_key_id, entry.day, entry.rel_ref,
-            _stored_time(entry.created_at), summary)
+            _stored_time(entry.created_at), summary, state, claimed_at)
+
+
+def _read_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _entry_of(row: tuple[Any, ...]) -> IndexEntry:
-    kind, artifact_id, owner, day, rel_ref, created_at, summary = row
+    kind, artifact_id, owner, day, rel_ref, created_at, summary, state, claimed_at = row
     return IndexEntry(kind=kind, artifact_id=artifact_id, owner_key_id=owner, day=day, rel_ref=rel_ref,
                       created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
-                      summary=None if summary is None else json.loads(summary))
+                      summary=None if summary is None else json.loads(summary), state=state,
+                      claimed_at=_read_time(claimed_at))
 
 
 def _unavailable(what: str, error: BaseException) -> StorageUnavailableError:
@@ -82,10 +90,28 @@ def _connect(path: str, *, busy_timeout_ms: int) -> sqlite3.Connection:
 
 
 class _Pending:
-    __slots__ = ("future", "loop", "row")
+    """One queued write: an INSERT (a duplicate key fails it) or the UPDATE that completes a
+    claim (no row fails it)."""
 
-    def __init__(self, row: tuple[Any, ...], loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
-        self.row, self.loop, self.future = row, loop, future
+    __slots__ = ("future", "loop", "params", "sql")
+
+    def __init__(self, sql: str, params: tuple[Any, ...], loop: asyncio.AbstractEventLoop,
+                 future: asyncio.Future[None]) -> None:
+        self.sql, self.params, self.loop, self.future = sql, params, loop, future
+
+    def execute(self, conn: sqlite3.Connection) -> BaseException | None:
+        if self.sql is _INSERT:
+            try:
+                conn.execute(_INSERT, self.params)
+            except sqlite3.IntegrityError:
+                kind, artifact_id = self.params[0], self.params[1]
+                return ArtifactExistsError(f"{kind} {artifact_id!r} already exists",
+                                           details={"kind": kind, "artifact_id": artifact_id})
+            return None
+        if conn.execute(self.sql, self.params).rowcount == 0:
+            kind, artifact_id = self.params[-2], self.params[-1]
+            return NotFoundError(f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id})
+        return None
 
 
 def _settle(pending: _Pending, error: BaseException | None) -> None:
@@ -112,7 +138,7 @@ class _GroupWriter:
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, row: tuple[Any, ...]) -> asyncio.Future[None]:
+    def submit(self, sql: str, params: tuple[Any, ...]) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
@@ -121,7 +147,7 @@ class _GroupWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sqlite-index-writer", daemon=True)
                 self._thread.start()
-        self._queue.put(_Pending(row, loop, future))
+        self._queue.put(_Pending(sql, params, loop, future))
         return future
 
     def close(self) -> None:
@@ -165,14 +191,7 @@ class _GroupWriter:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
-                try:
-                    conn.execute(_INSERT, pending.row)
-                except sqlite3.IntegrityError:
-                    kind, artifact_id = pending.row[0], pending.row[1]
-                    outcomes.append((pending, ArtifactExistsError(
-                        f"{kind} {artifact_id!r} already exists", details={"kind": kind, "artifact_id": artifact_id})))
-                else:
-                    outcomes.append((pending, None))
+                outcomes.append((pending, pending.execute(conn)))
             conn.execute("COMMIT")
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
@@ -203,7 +222,27 @@ class SqliteArtifactIndex:
         self._opened_lock = threading.Lock()
 
     async def add(self, entry: IndexEntry) -> None:
-        await self._writer.submit(_row_of(entry))
+        await self._writer.submit(_INSERT, _row_of(entry, COMPLETE))
+
+    async def claim(self, entry: IndexEntry) -> IndexEntry | None:
+        while True:
+            try:
+                await self._writer.submit(_INSERT, _row_of(entry, PENDING))
+                return None
+            except ArtifactExistsError:
+                held = await self.get(entry.kind, entry.artifact_id)
+            if held is not None:
+                return held
+            # Released between our insert and our read: try again.
+
+    async def complete(self, kind: str, artifact_id: str, summary: dict[str, Any] | None = None) -> None:
+        await self._writer.submit(_COMPLETE, (None if summary is None else json.dumps(summary), kind, artifact_id))
+
+    async def release(self, kind: str, artifact_id: str) -> None:
+        await self._fallback.release(kind, artifact_id)
+
+    async def refresh_claims(self, kind: str, artifact_ids: list[str], at: datetime) -> None:
+        await self._fallback.refresh_claims(kind, artifact_ids, at)
 
     async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
         try:

@@ -59,6 +59,9 @@ artifact_index = Table(
     Column("rel_ref", String(512), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("summary_json", JSON(none_as_null=True), nullable=True),
+    # "pending": claimed before the model call, artifact not yet written; "complete" (ADR 0042).
+    Column("state", String(16), nullable=False, server_default="complete"),
+    Column("claimed_at", UtcDateTime, nullable=True),
 )
 
 # Paging is "newest first, then artifact_id", so each index ends in exactly that order and

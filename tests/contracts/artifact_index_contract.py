@@ -259,6 +259,79 @@ class ArtifactIndexContract:
     async def test_ping_succeeds(self, adapter: ArtifactIndex) -> None:
         await adapter.ping()
 
+    # -- claims (ADR 0042) ----------------------------------------------------------------
+
+    async def test_a_claim_is_pending_until_completed(self, adapter: ArtifactIndex) -> None:
+        claimed = entry("req-1", kind="extract")
+        assert await adapter.claim(claimed) is None
+        held = await adapter.get("extract", "req-1")
+        assert held is not None and held.pending and held.claimed_at == T0
+        assert held.rel_ref == claimed.rel_ref and held.owner_key_id == "alice"
+        await adapter.complete("extract", "req-1", {"ok": True})
+        done = await adapter.get("extract", "req-1")
+        assert done is not None and not done.pending and done.state == "complete"
+        assert done.summary == {"ok": True} and done.claimed_at is None
+
+    async def test_completing_twice_is_a_no_op_and_keeps_the_summary(self, adapter: ArtifactIndex) -> None:
+        await adapter.claim(entry("req-1", kind="extract"))
+        await adapter.complete("extract", "req-1", {"n": 1})
+        await adapter.complete("extract", "req-1")
+        done = await adapter.get("extract", "req-1")
+        assert done is not None and done.state == "complete" and done.summary == {"n": 1}
+
+    async def test_completing_an_unknown_id_is_not_found(self, adapter: ArtifactIndex) -> None:
+        with pytest.raises(NotFoundError):
+            await adapter.complete("extract", "nope")
+
+    async def test_claiming_a_held_id_returns_the_holder_and_writes_nothing(self, adapter: ArtifactIndex) -> None:
+        await adapter.claim(entry("req-1", kind="extract", owner="alice"))
+        later = entry("req-1", T0 + timedelta(hours=30), kind="extract", owner="bob")
+        held = await adapter.claim(later)
+        assert held is not None and held.pending and held.owner_key_id == "alice" and held.created_at == T0
+        await adapter.complete("extract", "req-1")
+        held = await adapter.claim(later)
+        assert held is not None and held.state == "complete" and held.owner_key_id == "alice"
+        with pytest.raises(ArtifactExistsError):
+            await adapter.add(later)
+
+    async def test_concurrent_claims_of_one_id_have_exactly_one_winner(self, adapter: ArtifactIndex) -> None:
+        outcomes = await asyncio.gather(*(adapter.claim(entry("req-1", kind="extract", owner=f"o{i}"))
+                                          for i in range(12)))
+        winners = [i for i, held in enumerate(outcomes) if held is None]
+        assert len(winners) == 1
+        assert all(held is not None and held.owner_key_id == f"o{winners[0]}" for held in outcomes if held)
+
+    async def test_release_drops_a_pending_claim_but_never_a_complete_entry(self, adapter: ArtifactIndex) -> None:
+        await adapter.claim(entry("req-1", kind="extract"))
+        await adapter.release("extract", "req-1")
+        assert await adapter.get("extract", "req-1") is None
+        assert await adapter.claim(entry("req-1", kind="extract", owner="bob")) is None
+        await adapter.complete("extract", "req-1")
+        await adapter.release("extract", "req-1")
+        await adapter.release("extract", "never-claimed")
+        kept = await adapter.get("extract", "req-1")
+        assert kept is not None and kept.owner_key_id == "bob" and kept.state == "complete"
+
+    async def test_refresh_moves_claimed_at_of_pending_claims_only(self, adapter: ArtifactIndex) -> None:
+        await adapter.claim(entry("a", kind="extract"))
+        await adapter.claim(entry("b", kind="extract"))
+        await adapter.add(entry("c", kind="extract"))
+        later = T0 + timedelta(seconds=42)
+        await adapter.refresh_claims("extract", ["a", "c", "missing"], later)
+        a, b, c = [await adapter.get("extract", x) for x in "abc"]
+        assert a is not None and a.claimed_at == later
+        assert b is not None and b.claimed_at == T0
+        assert c is not None and c.state == "complete" and c.claimed_at is None
+        await adapter.refresh_claims("extract", [], later)
+
+    async def test_pages_list_complete_entries_only(self, adapter: ArtifactIndex) -> None:
+        await adapter.add(entry("done", kind="extract"))
+        await adapter.claim(entry("pending", kind="extract"))
+        pages = await all_pages(adapter, "extract", owner_key_id=None, limit=10)
+        assert [ids(p) for p in pages] == [["done"]]
+        day = T0.strftime("%Y-%m-%d")
+        assert ids((await adapter.page("extract", owner_key_id="alice", limit=10, day=day)).items) == ["done"]
+
     async def test_unreachable_database_is_storage_unavailable(
         self, unreachable: ArtifactIndex
     ) -> None:
@@ -271,3 +344,7 @@ class ArtifactIndexContract:
             await unreachable.add(entry("run-1"))
         with pytest.raises(StorageUnavailableError):
             await unreachable.page("batch", owner_key_id=None, limit=10)
+        with pytest.raises(StorageUnavailableError):
+            await unreachable.claim(entry("run-1"))
+        with pytest.raises(StorageUnavailableError):
+            await unreachable.complete("batch", "run-1")

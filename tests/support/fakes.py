@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from application.ports.api_keys import ApiKeyRecord
-from application.ports.artifact_index import IndexEntry, IndexPage
+from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry, IndexPage
 from domain.errors import (
     ArtifactExistsError,
     ConflictError,
@@ -114,6 +114,17 @@ class InMemoryArtifactIndex(_Switchable):
         self._entries: dict[tuple[str, str], IndexEntry] = {}
 
     async def add(self, entry: IndexEntry) -> None:
+        self._insert(entry, COMPLETE)
+
+    async def claim(self, entry: IndexEntry) -> IndexEntry | None:
+        self._check()
+        held = self._entries.get((entry.kind, entry.artifact_id))
+        if held is not None:
+            return _detached(held)
+        self._insert(entry, PENDING)
+        return None
+
+    def _insert(self, entry: IndexEntry, state: str) -> None:
         self._check()
         key = (entry.kind, entry.artifact_id)
         if key in self._entries:
@@ -122,9 +133,31 @@ class InMemoryArtifactIndex(_Switchable):
                 details={"kind": entry.kind, "artifact_id": entry.artifact_id},
             )
         summary = None if entry.summary is None else _copy(entry.summary)
+        claimed_at = _utc(entry.claimed_at or entry.created_at) if state == PENDING else None
         self._entries[key] = msgspec.structs.replace(
-            entry, created_at=_utc(entry.created_at), summary=summary
+            entry, created_at=_utc(entry.created_at), summary=summary, state=state, claimed_at=claimed_at
         )
+
+    async def complete(self, kind: str, artifact_id: str, summary: dict[str, Any] | None = None) -> None:
+        self._check()
+        entry = self._entries.get((kind, artifact_id))
+        if entry is None:
+            raise NotFoundError(f"{kind} {artifact_id!r} not found", details={"kind": kind, "artifact_id": artifact_id})
+        self._entries[(kind, artifact_id)] = msgspec.structs.replace(
+            entry, state=COMPLETE, claimed_at=None, summary=entry.summary if summary is None else _copy(summary))
+
+    async def release(self, kind: str, artifact_id: str) -> None:
+        self._check()
+        entry = self._entries.get((kind, artifact_id))
+        if entry is not None and entry.state == PENDING:
+            del self._entries[(kind, artifact_id)]
+
+    async def refresh_claims(self, kind: str, artifact_ids: list[str], at: datetime) -> None:
+        self._check()
+        for artifact_id in artifact_ids:
+            entry = self._entries.get((kind, artifact_id))
+            if entry is not None and entry.state == PENDING:
+                self._entries[(kind, artifact_id)] = msgspec.structs.replace(entry, claimed_at=_utc(at))
 
     async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
         self._check()
@@ -165,6 +198,7 @@ class InMemoryArtifactIndex(_Switchable):
                 e
                 for e in self._entries.values()
                 if e.kind == kind
+                and e.state == COMPLETE
                 and (owner_key_id is None or e.owner_key_id == owner_key_id)
                 and (day is None or e.day == day)
                 and (after is None or (e.created_at, e.artifact_id) < after)

@@ -27,8 +27,11 @@ from domain.jobs import (
     queued_progress,
     report_progress,
     request_cancel,
+    requeue,
+    salvaging,
     settle_request,
     start,
+    was_started_at,
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -56,6 +59,7 @@ class JobLifecycle(RuleBasedStateMachine):
         self.starts = 0
         self.terminal: Job | None = None
         self.canceled_while_queued = False
+        self.cancel_acknowledged = False
 
     def _apply(self, change: Callable[[Job, datetime], Job]) -> None:
         self.clock += timedelta(seconds=1)
@@ -69,8 +73,10 @@ class JobLifecycle(RuleBasedStateMachine):
         assert after.updated_at == self.clock and after.job_id == before.job_id
         if after.status is JobStatus.RUNNING and before.status is JobStatus.QUEUED:
             self.starts += 1
-        if after.status is JobStatus.CANCELED and before.status is JobStatus.QUEUED:
+        if after.status is JobStatus.CANCELED and before.status is JobStatus.QUEUED and self.starts == 0:
             self.canceled_while_queued = True
+        if after.cancel_requested and after.status is JobStatus.RUNNING:
+            self.cancel_acknowledged = True
         self.job = after
 
     @rule()
@@ -108,6 +114,10 @@ class JobLifecycle(RuleBasedStateMachine):
             "current": None,
         }
         self._apply(lambda j, at: report_progress(j, snapshot, at=at))
+
+    @rule()
+    def take_back(self) -> None:
+        self._apply(lambda j, at: requeue(j, at=at))
 
     @rule()
     def stale(self) -> None:
@@ -149,8 +159,14 @@ class JobLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def attempts_count_the_starts(self) -> None:
-        assert self.job.attempts <= self.starts <= 1
         assert self.job.attempts == self.starts
+
+    @invariant()
+    def an_acknowledged_cancel_never_ends_succeeded(self) -> None:
+        if self.cancel_acknowledged:
+            assert self.job.status is not JobStatus.SUCCEEDED
+            if self.job.status is JobStatus.QUEUED:
+                raise AssertionError("a job whose cancel was acknowledged went back to the queue")
 
     @invariant()
     def progress_stage_follows_a_final_status(self) -> None:
@@ -172,7 +188,7 @@ def running(**kwargs: object) -> Job:
     return start(queued(**kwargs), at=T0 + timedelta(seconds=30))  # type: ignore[arg-type]
 
 
-def test_the_allowed_table_is_exactly_spec_section_7() -> None:
+def test_the_allowed_table_is_spec_section_7_plus_the_requeue_of_adr_0052() -> None:
     pairs = {(s, t) for s, targets in ALLOWED.items() for t in targets}
     assert pairs == {
         (JobStatus.QUEUED, JobStatus.RUNNING),
@@ -180,6 +196,7 @@ def test_the_allowed_table_is_exactly_spec_section_7() -> None:
         (JobStatus.RUNNING, JobStatus.SUCCEEDED),
         (JobStatus.RUNNING, JobStatus.FAILED),
         (JobStatus.RUNNING, JobStatus.CANCELED),
+        (JobStatus.RUNNING, JobStatus.QUEUED),
     }
     assert all(not can_transition(s, t) for s in TERMINAL for t in JobStatus)
 
@@ -313,3 +330,51 @@ def test_settle_request_records_the_complete_upload_until_the_job_is_final() -> 
     canceled = request_cancel(queued(), at=AT)
     with pytest.raises(IllegalTransitionError):
         settle_request(canceled, {"plan": {}}, request_sha256="abc", at=AT)
+
+
+def test_requeue_puts_a_running_job_back_with_its_attempts_and_progress() -> None:
+    job = report_progress(running(), {"stage": "extracting", "total": 4, "done": 2, "ok": 2, "err": 0,
+                                      "current": "b.png"}, at=AT)
+    back = requeue(job, at=AT + timedelta(seconds=1))
+    assert back.status is JobStatus.QUEUED and back.attempts == 1 and back.finished_at is None
+    assert back.progress is not None and back.progress["stage"] == "queued" and back.progress["done"] == 2
+    again = start(back, at=AT + timedelta(seconds=2))
+    assert again.status is JobStatus.RUNNING and again.attempts == 2
+
+
+def test_requeue_of_a_job_whose_cancel_was_acknowledged_cancels_it() -> None:
+    asked = request_cancel(running(), at=AT)
+    ended = requeue(asked, at=AT + timedelta(seconds=1))
+    assert ended.status is JobStatus.CANCELED and ended.finished_at is not None
+
+
+@pytest.mark.parametrize("end", sorted(TERMINAL))
+def test_requeue_refuses_a_job_that_is_not_running(end: JobStatus) -> None:
+    with pytest.raises(IllegalTransitionError):
+        requeue(queued(), at=AT)
+    with pytest.raises(IllegalTransitionError):
+        requeue(finish(running(), end, at=AT), at=AT + timedelta(seconds=1))
+
+
+def test_finishing_succeeded_after_an_acknowledged_cancel_is_canceled() -> None:
+    asked = request_cancel(running(), at=AT)
+    ended = finish(asked, JobStatus.SUCCEEDED, at=AT + timedelta(seconds=1), result_rel="jobs/x.json")
+    assert ended.status is JobStatus.CANCELED and ended.result_rel == "jobs/x.json"
+    assert ended.progress is not None and ended.progress["stage"] == "canceled"
+    failed = finish(asked, JobStatus.FAILED, at=AT + timedelta(seconds=1))
+    assert failed.status is JobStatus.FAILED
+
+
+def test_a_retried_start_recognises_its_own_start() -> None:
+    at = AT
+    job = start(queued(), at=at)
+    assert was_started_at(job, at) and not was_started_at(job, at + timedelta(seconds=1))
+    assert not was_started_at(queued(), at)
+
+
+def test_salvaging_starts_after_the_last_allowed_attempt() -> None:
+    job = running()
+    assert not salvaging(job, 1)
+    for n in range(2):
+        job = start(requeue(job, at=AT + timedelta(seconds=n)), at=AT + timedelta(seconds=n, milliseconds=1))
+    assert job.attempts == 3 and not salvaging(job, 3) and salvaging(job, 2)
