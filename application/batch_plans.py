@@ -13,7 +13,12 @@ from application.ports.artifact_index import ArtifactIndex
 from application.ports.data_root import DataRoot
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal
-from domain.errors import ArtifactExistsError, InvalidInputError, NotFoundError
+from domain.errors import (
+    ArtifactExistsError,
+    InvalidInputError,
+    NotFoundError,
+    ValidationFailedError,
+)
 from domain.ids import check_id, new_id, utc_now
 from domain.receipts.tasks import TaskRegistry
 
@@ -63,7 +68,10 @@ class BatchPlanner:
                          concurrency=concurrency, items=[])
 
     async def from_rerun(self, principal: Principal, *, task_id: str, source_run_id: str, batch_date: str | None,
-                         max_days: int, concurrency: int, new_run_id: str | None, limit: int | None) -> BatchPlan:
+                         max_days: int, concurrency: int, new_run_id: str | None, limit: int | None,
+                         only_failed: bool = False, error_codes: list[str] | None = None) -> BatchPlan:
+        """Every item of the source run again, or with ``only_failed`` just its failures (those
+        whose error code is in ``error_codes``, when given): the other items keep their results."""
         self._tasks.get(task_id)
         check_id(source_run_id, "run_id")
         entry = await self._index.get(ArtifactKind.BATCH, source_run_id)
@@ -73,11 +81,27 @@ class BatchPlanner:
             raise InvalidInputError(f"run {source_run_id} is older than max_days={max_days}",
                                     details={"field": "max_days"})
         source = await self._artifacts.read(ArtifactKind.BATCH, source_run_id, principal)
-        items = [_rerun_item(i) for i in source.get("items", [])]
+        if only_failed and source.get("task_id") != task_id:
+            raise ValidationFailedError("only_failed keeps the source run's results, so it needs the same task", details={
+                "errors": [{"path": "$.task_id", "message": f"the source run used {source.get('task_id')}"}]})
+        codes = set(error_codes or ())
+        items = [_kept_item(i, n) if only_failed and not _to_redo(i, codes) else _rerun_item(i)
+                 for n, i in enumerate(source.get("items", []))]
         if limit:
             items = items[:limit]
         return BatchPlan(kind="batch_extract_rerun", task_id=task_id, run_id=await self.new_run_id(new_run_id),
                          concurrency=concurrency, items=items, source_run_id=source_run_id)
+
+
+def _to_redo(item: dict[str, Any], codes: set[str]) -> bool:
+    """A failed source item (with one of ``codes``, when given) is run again."""
+    if item.get("ok"):
+        return False
+    return not codes or (item.get("error") or {}).get("code") in codes
+
+
+def _kept_item(item: dict[str, Any], index: int) -> BatchItemInput:
+    return BatchItemInput(file=item["file"], input_ref=item.get("input_ref"), reuse_index=index)
 
 
 def _rerun_item(item: dict[str, Any]) -> BatchItemInput:

@@ -116,11 +116,8 @@ class BatchRunner:
         tasks = []
         for index in itertools.count():
             await gate.acquire()
-            item = await _next_item(plan, feed, index)
-            if item is None:
-                gate.release()
-                canceled = feed is not None and feed.failure is not None
-                break
+            # Asked before taking the item: an item taken from an upload's feed must run (its
+            # input stays; the refused upload removes only inputs no item took).
             if should_cancel and await should_cancel():
                 gate.release()
                 canceled = True
@@ -128,6 +125,11 @@ class BatchRunner:
             if interrupted and interrupted():
                 gate.release()
                 stopped = True
+                break
+            item = await _next_item(plan, feed, index)
+            if item is None:
+                gate.release()
+                canceled = feed is not None and feed.failure is not None
                 break
             tasks.append(asyncio.create_task(run_item(index, item)))
         await asyncio.gather(*tasks)

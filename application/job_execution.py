@@ -99,11 +99,17 @@ class JobExecutor:
         if self._stopping:
             return
         at = self._clock()
+        tries = 0
+
+        def start_once(job: Job) -> Job:
+            nonlocal tries
+            tries += 1
+            # Retried after a lost answer: the first commit may have landed.
+            return job if tries > 1 and was_started_at(job, at) else start(job, at=at)
+
         try:
-            # A retried start whose first commit landed finds its own start (was_started_at).
-            job = await persistently(
-                lambda: self._store.update(job_id, lambda j: j if was_started_at(j, at) else start(j, at=at)),
-                what="start job", patience_s=self._patience_s)
+            job = await persistently(lambda: self._store.update(job_id, start_once), what="start job",
+                                     patience_s=self._patience_s)
         except (IllegalTransitionError, NotFoundError):
             logger.info("job skipped: not queued", extra={"event": "job_skipped", "job_id": job_id})
             return
@@ -112,7 +118,7 @@ class JobExecutor:
             await self._execute(job)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._requeue(job_id)), REQUEUE_ON_CANCEL_S)
+                await asyncio.wait_for(asyncio.shield(self._requeue(job)), REQUEUE_ON_CANCEL_S)
             raise
         finally:
             self.executing.discard(job_id)
@@ -126,7 +132,7 @@ class JobExecutor:
         async with self._heartbeat(job_id):
             outcome = await self._outcome(job)
         if outcome.interrupted:
-            await self._requeue(job_id)
+            await self._requeue(job)
             return
         fields: dict[str, Any] = {"error": outcome.error}
         if outcome.body is not None:
@@ -180,10 +186,18 @@ class JobExecutor:
 
     async def _finish(self, job_id: str, status: JobStatus, **fields: Any) -> None:
         at = self._clock()
+        tries = 0
+
+        def finish_once(job: Job) -> Job:
+            nonlocal tries
+            tries += 1
+            # Retried after a lost answer: the first commit may have landed.
+            landed = tries > 1 and job.is_terminal and job.finished_at == at
+            return job if landed else finish(job, status, at=at, **fields)
+
         try:
-            await persistently(lambda: self._store.update(
-                job_id, lambda j: j if j.is_terminal and j.finished_at == at else finish(j, status, at=at, **fields)),
-                what="finish job", patience_s=self._patience_s)
+            await persistently(lambda: self._store.update(job_id, finish_once), what="finish job",
+                               patience_s=self._patience_s)
         except IllegalTransitionError:  # requeued by a sweep meanwhile: that attempt finishes it
             logger.warning("job already final", extra={"event": "job_finish_skipped", "job_id": job_id})
         except DomainError as exc:  # still running: the sweep takes it back and it resumes
@@ -191,11 +205,21 @@ class JobExecutor:
                                                             "error": exc.code})
         self._signals.changed(job_id)
 
-    async def _requeue(self, job_id: str) -> None:
+    async def _requeue(self, ours: Job) -> None:
+        """Put the job this executor started back in the queue (a retry after a lost answer
+        finds it queued already; a run that is not ours is left alone)."""
+        job_id = ours.job_id
+
+        def requeue_ours(job: Job) -> Job:
+            if job.status is JobStatus.QUEUED:
+                return job
+            if job.status is JobStatus.RUNNING and job.started_at != ours.started_at:
+                raise IllegalTransitionError(f"job {job_id} runs elsewhere now")
+            return requeue(job, at=self._clock())
+
         try:
-            job = await persistently(lambda: self._store.update(
-                job_id, lambda j: j if j.status is JobStatus.QUEUED else requeue(j, at=self._clock())),
-                what="requeue job", patience_s=self._patience_s)
+            job = await persistently(lambda: self._store.update(job_id, requeue_ours), what="requeue job",
+                                     patience_s=self._patience_s)
         except (IllegalTransitionError, NotFoundError):
             return
         except DomainError as exc:  # still running: the next start (or a sweep) takes it back

@@ -147,9 +147,9 @@ def requeue(job: Job, *, at: datetime) -> Job:
 
 
 def was_started_at(job: Job, at: datetime) -> bool:
-    """Did the start stamped ``at`` land? (A retried start whose first commit got through
+    """Does ``job`` run from the start stamped ``at``? (A start retried after a lost answer
     finds its own start instead of a queued job.)"""
-    return job.status is not JobStatus.QUEUED and job.started_at == at
+    return job.status is JobStatus.RUNNING and job.started_at == at
 
 
 def salvaging(job: Job, max_attempts: int) -> bool:

@@ -172,6 +172,11 @@ class BatchRerunIn(msgspec.Struct):
     new_run_id: IdStr | None = None
     limit: Limit | None = None
     gt_id: IdStr | None = None
+    # Rerun only the source run's failed items (those whose error code is listed, when given);
+    # the new run keeps the other items' results as they were.
+    only_failed: bool = False
+    error_codes: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+                           msgspec.Meta(min_length=1, max_length=50)] | None = None
 
 
 class BatchItemOut(msgspec.Struct):

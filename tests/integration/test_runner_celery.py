@@ -5,6 +5,7 @@ one SQLite job database (JOBS_DB_PATH) and one artifacts directory."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from entrypoints.services import Services
 from entrypoints.settings import load_settings
 from tests.contracts.job_runner_contract import (
     JobRunnerContract,
+    result_of,
     submit_batch,
     submit_extract,
     wait_for,
@@ -95,15 +97,17 @@ async def test_the_worker_logs_json_lines_and_stops_gracefully(runner: CeleryHar
     assert start_record["queue"] == runner.env["CELERY_QUEUE"] and start_record["concurrency"] == 2
 
 
-async def test_the_worker_fails_stale_running_jobs_and_spares_live_ones(runner: CeleryHarness) -> None:
+async def test_the_worker_resumes_stale_running_jobs_and_spares_live_ones(runner: CeleryHarness) -> None:
     store, now = runner.services.job_store, utc_now()
-    for name, beat in (("dead", now - timedelta(minutes=5)), ("alive", now)):
-        await store.create(new_job(job_id=f"stale-{name}", kind=JobKind.EXTRACT, owner_key_id="k",
-                                   owner_role="admin", request={}, at=beat, total=1))
-        await store.update(f"stale-{name}", lambda j, at=beat: start(j, at=at))
-    await runner.start(JOBS_STALE_AFTER_S="60")
-    dead = await wait_for(runner.services, "stale-dead", lambda j: j.is_terminal, timeout=5)
-    assert dead.status is JobStatus.FAILED and dead.error and dead.error["code"] == "stale_after_restart"
+    dead = await submit_extract(runner.services)  # its message is in the queue: the worker skips it
+    await store.update(dead.job_id, lambda j: start(j, at=now - timedelta(minutes=5)))
+    await store.create(new_job(job_id="stale-alive", kind=JobKind.EXTRACT, owner_key_id="k",
+                               owner_role="admin", request={}, at=now, total=1))
+    await store.update("stale-alive", lambda j: start(j, at=now))
+    worker = await runner.start(JOBS_STALE_AFTER_S="60")
+    resumed = await wait_for(runner.services, dead.job_id, lambda j: j.is_terminal, timeout=10)
+    assert resumed.status is JobStatus.SUCCEEDED and resumed.attempts == 2
+    assert [r["job_id"] for r in worker.events("job_stale")] == [dead.job_id]
     alive = await runner.services.job_store.get("stale-alive")
     assert alive is not None and alive.status is JobStatus.RUNNING
 
@@ -126,12 +130,24 @@ def test_the_worker_refuses_to_run_without_the_celery_backend(tmp_path: Path) ->
     assert result.returncode == 2 and "JOBS_BACKEND=celery" in result.stderr
 
 
-async def test_sigterm_lets_the_running_batch_finish_before_the_worker_exits(runner: CeleryHarness) -> None:
-    job = await submit_batch(runner, count=6, slow_ms=200, concurrency=2)
-    worker = await runner.start()
-    await wait_for(runner.services, job.job_id, lambda j: j.status is JobStatus.RUNNING)
-    assert await asyncio.to_thread(worker.stop) == 0  # warm shutdown: waits for the job
-    done = await runner.services.job_store.get(job.job_id)
-    assert done is not None and done.status is JobStatus.SUCCEEDED and done.progress["done"] == 6
-    events = [r.get("event") for r in worker.log_records()]
-    assert events.index("job_end") < events.index("worker_stop")
+async def test_sigterm_hands_the_running_batch_back_and_another_worker_finishes_it(runner: CeleryHarness) -> None:
+    job = await submit_batch(runner, count=12, slow_ms=300, concurrency=2)
+    first = await runner.start()
+    await wait_for(runner.services, job.job_id, lambda j: (j.progress or {}).get("done", 0) >= 2)
+    stopping = time.monotonic()
+    assert await asyncio.to_thread(first.stop) == 0  # warm shutdown: the batch stops at its next item
+    assert time.monotonic() - stopping < 5
+    handed_back = await runner.services.job_store.get(job.job_id)
+    assert handed_back is not None and handed_back.status is JobStatus.QUEUED
+    done_before = len(list(runner.artifacts_dir.glob("extracts/*/*.json")))
+    assert 2 <= done_before < 12
+    events = [r.get("event") for r in first.log_records()]
+    assert "job_requeued" in events and events.index("job_requeued") < events.index("worker_stop")
+
+    second = await runner.start()
+    done = await wait_for(runner.services, job.job_id, lambda j: j.is_terminal)
+    assert done.status is JobStatus.SUCCEEDED and done.attempts == 2
+    result = await result_of(runner.services, done)
+    assert result["item_count"] == 12 and result["ok_count"] == 12
+    assert len(list(runner.artifacts_dir.glob("extracts/*/*.json"))) == 12  # the first worker's items reused
+    assert len(second.events("extract_reused")) == done_before

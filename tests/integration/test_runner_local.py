@@ -1,5 +1,5 @@
 """The in-process runner (JOBS_BACKEND=local) against the real SQLite job store, through the
-container; plus the heartbeat and the stale sweep (ADR 0005) on the same store."""
+container; plus the heartbeat, the sweep and the resume of interrupted jobs (ADR 0052)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from application.job_execution import JobExecutor
-from application.job_recovery import recover_jobs, sweep_stale_jobs
+from application.job_recovery import enqueue_lost_jobs, recover_jobs, sweep_stale_jobs
 from domain.ids import utc_now
 from domain.jobs import JobKind, JobStatus, new_job, report_progress, start
 from entrypoints.container import (
@@ -65,15 +65,16 @@ class TestLocalJobRunner(JobRunnerContract):
     pass
 
 
-async def test_a_restart_fails_every_running_job_and_runs_the_queued(runner: LocalHarness) -> None:
-    """The local runner owns all jobs of its database: on start nothing can still be running."""
+async def test_a_restart_resumes_every_running_job_and_runs_the_queued(runner: LocalHarness) -> None:
+    """The local runner owns all jobs of its database: on start nothing can still be running,
+    so what is marked running was cut short and resumes."""
     services = runner.services
     cut_short = await submit_extract(services)
     await services.job_store.update(cut_short.job_id, lambda j: start(j, at=utc_now()))  # fresh, yet dead
     waiting = await submit_extract(services)
     await runner.start()
-    stale = await wait_for(services, cut_short.job_id, lambda j: j.is_terminal)
-    assert stale.status is JobStatus.FAILED and stale.error and stale.error["code"] == "stale_after_restart"
+    resumed = await wait_for(services, cut_short.job_id, lambda j: j.is_terminal)
+    assert resumed.status is JobStatus.SUCCEEDED and resumed.attempts == 2 and resumed.error is None
     assert (await wait_for(services, waiting.job_id, lambda j: j.is_terminal)).status is JobStatus.SUCCEEDED
 
 
@@ -99,7 +100,7 @@ async def test_the_heartbeat_moves_updated_at_while_a_job_runs(runner: LocalHarn
     assert done.progress and done.progress["stage"] == "succeeded"
 
 
-async def test_the_sweep_fails_only_running_jobs_without_a_recent_heartbeat(runner: LocalHarness) -> None:
+async def test_the_sweep_requeues_only_running_jobs_without_a_recent_heartbeat(runner: LocalHarness) -> None:
     store, now = runner.services.job_store, utc_now()
     ids = {}
     for name, age_s, running in (("dead", 600, True), ("alive", 5, True), ("waiting", 600, False)):
@@ -110,12 +111,45 @@ async def test_the_sweep_fails_only_running_jobs_without_a_recent_heartbeat(runn
         if running:
             await store.update(job.job_id, lambda j, at=created: start(j, at=at))
         ids[name] = job.job_id
-    swept = await sweep_stale_jobs(store, stale_after=timedelta(seconds=60))
-    assert swept == [ids["dead"]]
+    queue = Recorder()
+    swept = await sweep_stale_jobs(store, stale_after=timedelta(seconds=60), queue=queue)
+    assert swept == [ids["dead"]] and queue.ids == [ids["dead"]]
     dead, alive, waiting = [await store.get(ids[n]) for n in ("dead", "alive", "waiting")]
-    assert dead and dead.status is JobStatus.FAILED and dead.error and dead.error["code"] == "stale_after_restart"
+    assert dead and dead.status is JobStatus.QUEUED and dead.attempts == 1 and dead.error is None
     assert alive and alive.status is JobStatus.RUNNING and waiting and waiting.status is JobStatus.QUEUED
     assert await sweep_stale_jobs(store, stale_after=timedelta(seconds=60)) == []
+
+
+async def test_the_sweep_spares_jobs_this_process_is_running(runner: LocalHarness) -> None:
+    store, old = runner.services.job_store, utc_now() - timedelta(minutes=10)
+    await store.create(new_job(job_id="busy-here", kind=JobKind.EXTRACT, owner_key_id="k", owner_role="admin",
+                               request={}, at=old, total=1))
+    await store.update("busy-here", lambda j: start(j, at=old))
+    assert await sweep_stale_jobs(store, stale_after=timedelta(seconds=60), busy={"busy-here"}) == []
+    job = await store.get("busy-here")
+    assert job is not None and job.status is JobStatus.RUNNING
+
+
+async def test_queued_jobs_in_no_queue_are_handed_over_again(runner: LocalHarness) -> None:
+    store, queue = runner.services.job_store, Recorder()
+    for name in ("lost", "waiting"):
+        await store.create(new_job(job_id=f"q-{name}", kind=JobKind.EXTRACT, owner_key_id="k", owner_role="admin",
+                                   request={}, at=utc_now(), total=1))
+    assert await enqueue_lost_jobs(store, queue, waiting=lambda j: j == "q-waiting") == ["q-lost"]
+    assert queue.ids == ["q-lost"]
+    # With an age limit (a broker's message may still be in flight), fresh jobs are left alone.
+    assert await enqueue_lost_jobs(store, queue, waiting=lambda j: False, older_than=timedelta(minutes=1)) == []
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    async def enqueue(self, job_id: str) -> None:
+        self.ids.append(job_id)
+
+    async def ping(self) -> None:
+        return None
 
 
 async def test_a_heartbeat_landing_during_the_sweep_keeps_the_job(runner: LocalHarness) -> None:
@@ -139,4 +173,4 @@ async def test_a_heartbeat_landing_during_the_sweep_keeps_the_job(runner: LocalH
 
 async def test_recover_jobs_keeps_its_contract(runner: LocalHarness) -> None:
     counts = await recover_jobs(runner.services.job_store, runner.services.job_queue)
-    assert counts == {"stale": 0, "requeued": 0}
+    assert counts == {"resumed": 0, "queued": 0}

@@ -43,7 +43,9 @@ async def _dir_plan(request: Request, data: BatchExtractIn, planner: BatchPlanne
 async def _rerun_plan(request: Request, data: BatchRerunIn, planner: BatchPlanner, principal: Principal) -> BatchPlan:
     plan = await planner.from_rerun(principal, task_id=data.task_id, source_run_id=data.run_id,
                                     batch_date=data.batch_date, max_days=data.max_days,
-                                    concurrency=data.concurrency, new_run_id=data.new_run_id, limit=data.limit)
+                                    concurrency=data.concurrency, new_run_id=data.new_run_id, limit=data.limit,
+                                    only_failed=data.only_failed or data.error_codes is not None,
+                                    error_codes=data.error_codes)
     return await with_ground_truth(request, plan, data.gt_id, principal)
 
 
