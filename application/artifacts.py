@@ -25,9 +25,14 @@ class ArtifactReader:
         if entry is None or not can_see(principal, entry.owner_key_id):
             raise NotFoundError(f"no {kind.value} artifact with id {artifact_id}")
         try:
-            return msgspec.json.decode(await self._blobs.get(entry.rel_ref))
+            data = await self._blobs.get(entry.rel_ref)
         except NotFoundError:
+            if entry.pending:  # claimed, still in progress (or its holder died): nothing stored yet
+                raise NotFoundError(f"no {kind.value} artifact with id {artifact_id}") from None
             raise NotFoundError(f"the {kind.value} artifact {artifact_id} is indexed but missing from storage") from None
+        if entry.pending:  # written, but its index completion failed: finish that step (ADR 0042)
+            await self._index.complete(kind, artifact_id)
+        return msgspec.json.decode(data)
 
     async def summary(self, kind: ArtifactKind, artifact_id: str) -> dict[str, Any] | None:
         entry = await self._index.get(kind, artifact_id)

@@ -151,9 +151,12 @@ class Breaker:
 class Outages:
     """The process-wide breakers, one per dependency."""
 
-    def __init__(self, *, max_wait_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.storage = Breaker(STORAGE, max_wait_s=max_wait_s, clock=clock)
-        self.model = Breaker(MODEL, max_wait_s=max_wait_s, clock=clock)
+    def __init__(self, *, max_wait_s: float, base_delay_s: float = BASE_DELAY_S, max_delay_s: float = MAX_DELAY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.storage = Breaker(STORAGE, max_wait_s=max_wait_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
+                               clock=clock)
+        self.model = Breaker(MODEL, max_wait_s=max_wait_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
+                             clock=clock)
 
 
 class _Answer(Generic[T]):

@@ -27,7 +27,8 @@ class LocalJobRunner:
         self._interrupt = interrupt
         self._drain_s = drain_s
         self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._waiting: set[str] = set()
+        self._waiting: set[str] = set()  # in the queue
+        self._held: set[str] = set()  # in the queue or taken by a worker
         self._workers: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -37,11 +38,12 @@ class LocalJobRunner:
         if job_id in self._waiting:  # already waiting: once is enough
             return
         self._waiting.add(job_id)
+        self._held.add(job_id)
         self._queue.put_nowait(job_id)
 
     def waiting(self, job_id: str) -> bool:
-        """Is the job in this runner's queue (not yet taken by a worker)?"""
-        return job_id in self._waiting
+        """Does this runner hold the job (queued here, or taken by a worker)?"""
+        return job_id in self._held
 
     async def ping(self) -> None:
         return None
@@ -86,6 +88,7 @@ class LocalJobRunner:
             job_id = await self._queue.get()
             self._waiting.discard(job_id)
             if self._stopping:
+                self._held.discard(job_id)
                 break
             self._busy.add(me)
             try:
@@ -94,4 +97,6 @@ class LocalJobRunner:
                 logger.exception("job runner error", extra={"event": "job_runner_error", "job_id": job_id})
             finally:
                 self._busy.discard(me)
+                if job_id not in self._waiting:  # not enqueued again meanwhile
+                    self._held.discard(job_id)
                 self._queue.task_done()
