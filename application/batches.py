@@ -168,8 +168,9 @@ class BatchRunner:
                     return _failed_item(base, NOT_RUN, started)
                 return _item(base, stored.input_ref, stored)
             ref = item.input_ref
-            if ref is not None:
-                data = await run.guard.storage(lambda: self._inputs.read(ref, principal))
+            if item.input_ref is not None:
+                stored_ref = item.input_ref
+                data = await run.guard.storage(lambda: self._inputs.read(stored_ref, principal))
             else:
                 data = await self._data_root.read(item.path or item.file)
                 if plan.persist_inputs:
@@ -197,6 +198,7 @@ class BatchRunner:
 
     async def _evaluate(self, plan: BatchPlan, principal: Principal) -> dict[str, Any]:
         """Evaluation at batch time; its failure is reported, never the batch's."""
+        assert self._evaluator is not None
         try:
             body = await self._evaluator.evaluate_run(principal, run_id=plan.run_id, gt_id=plan.gt_id)
         except DomainError as exc:

@@ -102,33 +102,12 @@ class Extractor:
             )
             written = False
             try:
-                inference_started = time.perf_counter()
                 async with self._claims.keep_fresh(ArtifactKind.EXTRACT, request_id):
-                    if guard is not None:
-                        outcome = await guard.model(lambda: self._inference.complete(call))
-                    else:
-                        outcome = await self._inference.complete(call)
-                inference_ms = int((time.perf_counter() - inference_started) * 1000)
-                parse_started = time.perf_counter()
-                parsed, schema_errors, checks, error = _interpret(task, outcome.text, outcome.failure)
-                parse_ms = int((time.perf_counter() - parse_started) * 1000)
-                result = ExtractResult(
-                    request_id=request_id, created_at=held.entry.created_at, task_id=task.task_id,
-                    artifact_rel=held.entry.rel_ref, model_id=outcome.model_id, prompt_sha256=task.prompt_sha256,
-                    schema_sha256=task.schema_sha256,
-                    timings_ms={"inference": inference_ms, "parse_validate": parse_ms,
-                                "total": int((time.perf_counter() - started) * 1000)},
-                    parsed=parsed, schema_valid=parsed is not None, schema_errors=schema_errors, checks=checks,
-                    error=error,
-                    error_history=[msgspec.structs.asdict(a) for a in outcome.error_history] or None,
-                    meta={"attempts": outcome.attempts, "resize_scale": outcome.resize_scale,
-                          "max_tokens_effective": outcome.max_tokens_effective or max_tokens},
-                    raw=outcome.text, input_ref=input_info.get("input_ref") or input_info.get("image_ref"),
-                )
-                artifact = build_artifact(result, principal, input_info, temperature=temperature, max_tokens=max_tokens)
-                result = await self._write(result, msgspec.json.encode(artifact), principal, io)
-                written = True
-                await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
+                    result, artifact = await self._call(call, task, held, input_info, principal, guard, started,
+                                                        temperature=temperature, max_tokens=max_tokens)
+                    result = await self._write(result, msgspec.json.encode(artifact), principal, io)
+                    written = True
+                    await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
             except BaseException:
                 if not written:  # nothing stored: the id is free again (else a retry repairs it)
                     await self._claims.release(ArtifactKind.EXTRACT, request_id)
@@ -138,6 +117,34 @@ class Extractor:
             "error_code": result.error.code if result.error else None, "duration_ms": result.timings_ms["total"],
         })
         return result
+
+    async def _call(self, call: InferenceRequest, task: Task, held: Held, input_info: dict[str, Any],
+                    principal: Principal, guard: OutageGuard | None, started: float, *, temperature: float,
+                    max_tokens: int) -> tuple[ExtractResult, dict[str, Any]]:
+        """The model call (waiting out a model-server outage with a guard) and the result."""
+        inference_started = time.perf_counter()
+        if guard is not None:
+            outcome = await guard.model(lambda: self._inference.complete(call))
+        else:
+            outcome = await self._inference.complete(call)
+        inference_ms = int((time.perf_counter() - inference_started) * 1000)
+        parse_started = time.perf_counter()
+        parsed, schema_errors, checks, error = _interpret(task, outcome.text, outcome.failure)
+        parse_ms = int((time.perf_counter() - parse_started) * 1000)
+        result = ExtractResult(
+            request_id=call.request_id, created_at=held.entry.created_at, task_id=task.task_id,
+            artifact_rel=held.entry.rel_ref, model_id=outcome.model_id, prompt_sha256=task.prompt_sha256,
+            schema_sha256=task.schema_sha256,
+            timings_ms={"inference": inference_ms, "parse_validate": parse_ms,
+                        "total": int((time.perf_counter() - started) * 1000)},
+            parsed=parsed, schema_valid=parsed is not None, schema_errors=schema_errors, checks=checks,
+            error=error,
+            error_history=[msgspec.structs.asdict(a) for a in outcome.error_history] or None,
+            meta={"attempts": outcome.attempts, "resize_scale": outcome.resize_scale,
+                  "max_tokens_effective": outcome.max_tokens_effective or max_tokens},
+            raw=outcome.text, input_ref=input_info.get("input_ref") or input_info.get("image_ref"),
+        )
+        return result, build_artifact(result, principal, input_info, temperature=temperature, max_tokens=max_tokens)
 
     async def stored(self, request_id: str, principal: Principal, *, io: Io[Any] = direct) -> ExtractResult | None:
         """The result stored under ``request_id`` for this owner (completing a write whose index

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 logger = logging.getLogger("ocr.jobs")
 
@@ -52,7 +53,7 @@ class LocalJobRunner:
     def running(self) -> bool:
         return bool(self._workers)
 
-    async def start(self, sweep: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def start(self, sweep: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         if not self._workers:
             self._stopping = False
             self._workers = [asyncio.create_task(self._work(i), name=f"job-worker-{i}")
