@@ -13,6 +13,11 @@
   ``asyncio.Semaphore``), like vLLM's scheduler with ``max_num_seqs``.
 * ``GET /v1/models`` lists the model. ``GET /__stats`` gives ``{count, max_concurrency,
   max_waiting, ...}``; ``POST /__stats/reset`` zeroes them (bench control, not OpenAI).
+* Calls are also counted per ``X-Request-ID`` as they arrive (a call cut off by a client that
+  died still counts: the GPU work was spent): ``/__stats`` adds ``calls``,
+  ``unique_request_ids``, ``answered_request_ids`` and ``repeated_request_ids`` (the ids called
+  more than once, at most ``REPEATED_SHOWN``); ``GET /__stats/request_ids`` gives every id's count
+  and ``GET /__stats/in_flight`` the ids of the calls waiting or in flight right now.
 
 It is a bare asyncio HTTP/1.1 server (keep-alive, Content-Length bodies) rather than a
 framework, so that on a 2-core machine it takes as little CPU as possible away from the
@@ -30,7 +35,7 @@ import sys
 import time
 import uuid
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.receipts.samples import sample_for_schema
@@ -54,14 +59,22 @@ class Stats:
     last_at: float = 0.0
     answer_s: float = 0.0  # summed over calls: slot released -> answer written (simulator overhead)
     arrival_s: float = 0.0  # summed over calls: request head read -> slot taken (parsing, queueing)
+    calls: int = 0  # chat completions received (answered or not)
+    calls_by_id: dict[str, int] = field(default_factory=dict)  # X-Request-ID -> calls received
+    answered_ids: set[str] = field(default_factory=set)  # X-Request-IDs answered at least once
+    open_ids: dict[str, int] = field(default_factory=dict)  # X-Request-ID -> calls waiting or in flight now
 
     def as_dict(self) -> dict[str, Any]:
+        repeated = sorted(((n, rid) for rid, n in self.calls_by_id.items() if n > 1), reverse=True)
         return {"count": self.count, "in_flight": self.in_flight,
                 "max_concurrency": self.max_concurrency, "waiting": self.waiting,
                 "max_waiting": self.max_waiting, "models_count": self.models_count,
                 "connections": self.connections, "answer_s": round(self.answer_s, 3),
                 "arrival_s": round(self.arrival_s, 3),
-                "busy_span_s": round(max(0.0, self.last_at - self.first_at), 3)}
+                "busy_span_s": round(max(0.0, self.last_at - self.first_at), 3),
+                "calls": self.calls, "unique_request_ids": len(self.calls_by_id),
+                "answered_request_ids": len(self.answered_ids),
+                "repeated_request_ids": {rid: n for n, rid in repeated[:REPEATED_SHOWN]}}
 
 
 def schema_of(body: Any) -> dict[str, Any] | None:
@@ -74,6 +87,7 @@ def schema_of(body: Any) -> dict[str, Any] | None:
 
 
 POOL = 16
+REPEATED_SHOWN = 20
 
 
 class SimVllm:
@@ -108,9 +122,15 @@ class SimVllm:
             return 200, self.models_payload()
         if method == "GET" and path == "/__stats":
             return 200, self.stats.as_dict()
+        if method == "GET" and path == "/__stats/request_ids":
+            return 200, dict(self.stats.calls_by_id)
+        if method == "GET" and path == "/__stats/in_flight":
+            return 200, sorted(self.stats.open_ids)
         if method == "POST" and path == "/__stats/reset":
             old = self.stats
-            old.count = old.models_count = old.connections = 0
+            old.count = old.models_count = old.connections = old.calls = 0
+            old.calls_by_id.clear()
+            old.answered_ids.clear()
             old.max_concurrency, old.max_waiting = old.in_flight, old.waiting
             old.first_at = old.last_at = 0.0
             return 200, {"ok": True}
@@ -125,6 +145,10 @@ class SimVllm:
         except ValueError:
             return 400, error(400, "body is not JSON", "BadRequestError")
         stats = self.stats
+        request_id = headers.get("x-request-id", "")
+        stats.calls += 1
+        stats.calls_by_id[request_id] = stats.calls_by_id.get(request_id, 0) + 1
+        stats.open_ids[request_id] = stats.open_ids.get(request_id, 0) + 1
         stats.waiting += 1
         stats.max_waiting = max(stats.max_waiting, stats.waiting)
         queued = True
@@ -145,8 +169,13 @@ class SimVllm:
         finally:
             if queued:  # the client went away while queued
                 stats.waiting -= 1
-        content = self.answer_for(schema_of(body), headers.get("x-request-id", ""))
+            if stats.open_ids[request_id] > 1:
+                stats.open_ids[request_id] -= 1
+            else:
+                del stats.open_ids[request_id]
+        content = self.answer_for(schema_of(body), request_id)
         stats.count += 1
+        stats.answered_ids.add(request_id)
         stats.last_at = time.monotonic()
         return 200, self.completion_payload(content)
 
