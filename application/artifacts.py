@@ -30,8 +30,8 @@ class ArtifactReader:
             if entry.pending:  # claimed, still in progress (or its holder died): nothing stored yet
                 raise NotFoundError(f"no {kind.value} artifact with id {artifact_id}") from None
             raise NotFoundError(f"the {kind.value} artifact {artifact_id} is indexed but missing from storage") from None
-        if entry.pending:  # written, but its index completion failed: finish that step (ADR 0042)
-            await self._index.complete(kind, artifact_id)
+        # A pending entry whose artifact is stored: its write's last step failed. It is served;
+        # completing it is left to a retry of the same request, which then gets this answer.
         return msgspec.json.decode(data)
 
     async def summary(self, kind: ArtifactKind, artifact_id: str) -> dict[str, Any] | None:

@@ -173,17 +173,20 @@ class Extractor:
         return result
 
     async def _written(self, held: Held, cmd: ExtractCommand, input_sha256: str, io: Io[Any]) -> ExtractResult:
-        """The id's artifact exists. A repaired write answers with it (its caller never got
-        it); an owned id reuses it when it was made from the same input; otherwise 409."""
+        """The id's artifact exists. An unfinished write of the same input is completed and
+        answered with (its caller never got the answer); an owned id reuses an artifact of the
+        same input; anything else is a 409."""
         taken = ArtifactExistsError(f"an artifact for request_id {held.entry.artifact_id} already exists")
-        if not held.repaired and not cmd.owned:
+        if not held.unfinished and not cmd.owned:
             raise taken
         stored = held.stored
         if stored is None:
             stored = msgspec.json.decode(await io(lambda: self._blobs.get(held.entry.rel_ref)))
         if not same_input(stored, cmd.task_id, input_sha256):
             raise taken
-        logger.info("extract reused", extra={"event": "extract_reused", "repaired": held.repaired})
+        if held.unfinished:
+            await self._claims.repair(held, io)
+        logger.info("extract reused", extra={"event": "extract_reused", "repaired": held.unfinished})
         return result_from_artifact(stored)
 
     async def prepare_async(self, cmd: ExtractCommand, principal: Principal) -> dict[str, Any]:

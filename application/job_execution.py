@@ -215,7 +215,7 @@ class JobExecutor:
                 return job
             if job.status is JobStatus.RUNNING and job.started_at != ours.started_at:
                 raise IllegalTransitionError(f"job {job_id} runs elsewhere now")
-            return requeue(job, at=self._clock())
+            return requeue(job, at=self._clock(), handed_back=True)
 
         try:
             job = await persistently(lambda: self._store.update(job_id, requeue_ours), what="requeue job",

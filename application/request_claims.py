@@ -7,8 +7,9 @@ idempotent step (ADR 0042).
   completed after the artifact is written. A claim whose holder is alive is refreshed every
   ``refresh_s``; one not refreshed for ``stale_s`` belongs to a holder that died.
 * A pending claim whose artifact is in storage is a write whose last step failed (the index
-  update, or the process died between the two): ``acquire`` completes it and hands back the
-  stored artifact, so a retry repairs the pair instead of answering 409 forever.
+  update, or the process died between the two): ``acquire`` hands back the stored artifact,
+  and a retry of the same request completes the pair (``repair``) and answers with it,
+  instead of answering 409 forever.
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ async def direct(op: Callable[[], Awaitable[T]]) -> T:
 
 class Held(msgspec.Struct, frozen=True, kw_only=True):
     """What ``acquire`` got: our claim (``written`` False: do the work and write ``entry.rel_ref``)
-    or the id's written artifact (``written`` True; ``stored`` is read when it was repaired)."""
+    or the id's written artifact (``written`` True). ``unfinished``: the artifact (``stored``)
+    is written but its index entry is still pending — the write's last step failed."""
 
     entry: IndexEntry
     written: bool = False
-    repaired: bool = False
+    unfinished: bool = False
     stored: dict[str, Any] | None = None
 
 
@@ -87,16 +89,20 @@ class RequestClaims:
             return Held(entry=held, written=True)
         stored = await self._stored(held, io)
         if stored is not None:
-            await io(lambda: self._index.complete(held.kind, held.artifact_id))
-            logger.warning("artifact index repaired", extra={
-                "event": "index_repaired", "kind": held.kind, "artifact_id": held.artifact_id})
-            return Held(entry=held, written=True, repaired=True, stored=stored)
+            return Held(entry=held, written=True, unfinished=True, stored=stored)
         if owned or self._is_stale(held):
             logger.info("claim taken over", extra={"event": "claim_taken_over", "kind": held.kind,
                                                    "artifact_id": held.artifact_id, "owned": owned})
             return Held(entry=held)
         raise ConflictError(f"request_id {entry.artifact_id} is being processed; retry later",
                             details={"reason": "in_progress", "request_id": entry.artifact_id}, retryable=True)
+
+    async def repair(self, held: Held, io: Io[Any] = direct) -> None:
+        """Complete the index entry of an unfinished write (its artifact is stored)."""
+        entry = held.entry
+        await io(lambda: self._index.complete(entry.kind, entry.artifact_id))
+        logger.warning("artifact index repaired", extra={
+            "event": "index_repaired", "kind": entry.kind, "artifact_id": entry.artifact_id})
 
     async def _stored(self, held: IndexEntry, io: Io[Any]) -> dict[str, Any] | None:
         try:

@@ -136,14 +136,17 @@ def report_progress(job: Job, progress: dict[str, Any], *, at: datetime) -> Job:
     return msgspec.structs.replace(job, progress=progress, updated_at=at)
 
 
-def requeue(job: Job, *, at: datetime) -> Job:
+def requeue(job: Job, *, at: datetime, handed_back: bool = False) -> Job:
     """running → queued: the runner stopped before the job ended; the next start resumes it,
-    reusing what finished (ADR 0052). A job whose cancel was acknowledged ends canceled instead."""
+    reusing what finished (ADR 0052). A job whose cancel was acknowledged ends canceled instead.
+    ``handed_back``: its runner stopped in good order (a deploy) and handed it back, so that
+    start does not count against ``JOBS_MAX_ATTEMPTS`` — only starts cut short by a crash do."""
     if job.status is JobStatus.RUNNING and job.cancel_requested:
         return finish(job, JobStatus.CANCELED, at=at, result_rel=job.result_rel, result_meta=job.result_meta)
     progress = dict(job.progress or queued_progress(None))
     progress["stage"] = JobStatus.QUEUED.value
-    return advance(job, JobStatus.QUEUED, at=at, progress=progress)
+    attempts = max(job.attempts - 1, 0) if handed_back else job.attempts
+    return advance(job, JobStatus.QUEUED, at=at, progress=progress, attempts=attempts)
 
 
 def was_started_at(job: Job, at: datetime) -> bool:
@@ -154,7 +157,8 @@ def was_started_at(job: Job, at: datetime) -> bool:
 
 def salvaging(job: Job, max_attempts: int) -> bool:
     """A job started more often than ``max_attempts`` only collects what finished: every
-    earlier attempt was cut short (a crash loop must end, with the finished items kept)."""
+    earlier attempt was cut short by a crash (a crash loop must end, with the finished items
+    kept); attempts handed back in good order are not counted."""
     return job.attempts > max_attempts
 
 

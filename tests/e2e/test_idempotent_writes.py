@@ -184,7 +184,10 @@ def test_a_retry_after_a_failed_index_completion_repairs_without_a_model_call(
         [blob] = stored_artifacts(artifacts, request_id)  # the artifact landed; only its index step failed
         stored_bytes = blob.read_bytes()
         stored = json.loads(stored_bytes)
-        assert http.get(f"/v1/runs/item/{request_id}", headers=auth).status_code != 200
+        # Meanwhile the stored artifact is served as it is; reading it completes nothing, so the
+        # caller's retry below still gets its answer.
+        early = http.get(f"/v1/runs/item/{request_id}", headers=auth)
+        assert early.status_code == 200 and early.json()["parsed"] == stored["parsed"], early.text
 
         drop_trigger()
         retried = http.post("/v1/extract", headers=auth, json=extract(request_id))
@@ -225,6 +228,10 @@ def test_a_retry_with_another_image_after_a_failed_completion_gets_409(
         assert "parsed" not in other.json()  # the first image's result is not handed out
         assert len(model.chat_requests(request_id)) == 1
 
-        item = http.get(f"/v1/runs/item/{request_id}", headers=auth)  # the pair is consistent again
+        item = http.get(f"/v1/runs/item/{request_id}", headers=auth)  # the stored artifact is served
         assert item.status_code == 200 and item.json()["parsed"] == stored["parsed"]
+        # The mismatched request repaired nothing: the original caller's retry still gets its answer.
+        original = http.post("/v1/extract", headers=auth, json=extract(request_id))
+        assert original.status_code == 200 and original.json()["parsed"] == stored["parsed"], original.text
+        assert len(model.chat_requests(request_id)) == 1
     assert stored_artifacts(artifacts, request_id) == [blob] and blob.read_bytes() == stored_bytes

@@ -129,6 +129,10 @@ async def test_the_repair_never_answers_for_another_image(rig: Rig) -> None:
     rig.index.fail_complete = False
     with pytest.raises(ArtifactExistsError):
         await rig.run("wedge-2", image_bytes(size=(80, 40)))
+    held = await rig.index.get("extract", "wedge-2")
+    assert held is not None and held.pending  # a mismatched retry repairs nothing
+    repaired = await rig.run("wedge-2", image_bytes(size=(64, 48)))  # the original caller's retry
+    assert repaired.parsed is not None and repaired.artifact_rel == held.rel_ref
     assert rig.model.calls == ["wedge-2"]
 
 

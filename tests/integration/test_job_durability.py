@@ -17,7 +17,7 @@ from dependency_injector import providers
 from adapters.store.jobs import SqlJobStore
 from application.ports.jobs import JobChange
 from domain.errors import StorageUnavailableError
-from domain.jobs import Job, JobStatus, start
+from domain.jobs import Job, JobStatus, requeue, start
 from entrypoints.container import (
     build_container,
     close_services,
@@ -179,13 +179,14 @@ async def test_an_interrupted_batch_goes_back_to_the_queue_and_resumes(harness: 
     await wait_for(harness.services, job.job_id, lambda j: (j.progress or {}).get("done", 0) >= 2)
     await stop_job_runner(harness.services)  # SIGTERM: drain and requeue
     back = await harness.services.job_store.get(job.job_id)
-    assert back is not None and back.status is JobStatus.QUEUED and back.attempts == 1
+    assert back is not None and back.status is JobStatus.QUEUED
+    assert back.attempts == 0  # handed back in good order: that start does not count
     done_at_stop = len(harness.extracts())
     assert 2 <= done_at_stop < 24
     harness.services.executor._stopping = False  # noqa: SLF001 - a new process would start fresh
     await harness.start()
     done = await wait_for(harness.services, job.job_id, lambda j: j.is_terminal)
-    assert done.status is JobStatus.SUCCEEDED and done.attempts == 2
+    assert done.status is JobStatus.SUCCEEDED and done.attempts == 1
     body = await result_of(harness.services, done)
     assert body["ok_count"] == 24 and len(harness.extracts()) == 24
     assert len({i["artifact_rel"] for i in body["items"]}) == 24
@@ -209,9 +210,11 @@ async def test_the_start_beyond_the_last_attempt_salvages_what_finished(harness:
     await wait_for(harness.services, job.job_id, lambda j: (j.progress or {}).get("done", 0) >= 2)
     await stop_job_runner(harness.services)
     finished = len(harness.extracts())
-    # Its second attempt died too (JOBS_MAX_ATTEMPTS=2): as if a crash loop had started it again.
+    # As if two attempts had died in a crash (JOBS_MAX_ATTEMPTS=2): started and never finished.
     store = harness.services.job_store
-    await store.update(job.job_id, lambda j: start(j, at=j.updated_at))
+    for _ in range(2):
+        await store.update(job.job_id, lambda j: start(j, at=j.updated_at))
+        await store.update(job.job_id, lambda j: requeue(j, at=j.updated_at))
     harness.services.executor._stopping = False  # noqa: SLF001
     await harness.start()  # recovery requeues it; the third start salvages
     done = await wait_for(harness.services, job.job_id, lambda j: j.is_terminal)

@@ -342,6 +342,12 @@ def test_requeue_puts_a_running_job_back_with_its_attempts_and_progress() -> Non
     assert again.status is JobStatus.RUNNING and again.attempts == 2
 
 
+def test_a_job_handed_back_in_good_order_does_not_use_up_an_attempt() -> None:
+    back = requeue(running(), at=AT, handed_back=True)
+    assert back.status is JobStatus.QUEUED and back.attempts == 0
+    assert start(back, at=AT + timedelta(seconds=1)).attempts == 1
+
+
 def test_requeue_of_a_job_whose_cancel_was_acknowledged_cancels_it() -> None:
     asked = request_cancel(running(), at=AT)
     ended = requeue(asked, at=AT + timedelta(seconds=1))
