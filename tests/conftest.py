@@ -28,6 +28,16 @@ def _admin_dsn() -> str:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """SQLAlchemy URL of a database created for this test session and dropped after it."""
+    yield from _fresh_database()
+
+
+@pytest.fixture
+def pg_fresh_url() -> Iterator[str]:
+    """A database of this test's own (never migrated yet), dropped after it."""
+    yield from _fresh_database()
+
+
+def _fresh_database() -> Iterator[str]:
     try:
         import asyncpg
     except ImportError:  # pragma: no cover

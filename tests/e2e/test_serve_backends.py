@@ -77,8 +77,8 @@ def test_vllm_mode_not_ready_when_the_model_server_is_down(tmp_path: Path) -> No
         assert r.json()["components"]["database"]["ok"] is True
 
 
-def test_postgres_mode(tmp_path: Path, pg_url: str) -> None:
-    env = {**base_env(tmp_path), "DATABASE_URL": pg_url, "API_KEY_PEPPER": "pg-e2e-pepper"}
+def test_postgres_mode(tmp_path: Path, pg_fresh_url: str) -> None:
+    env = {**base_env(tmp_path), "DATABASE_URL": pg_fresh_url, "API_KEY_PEPPER": "pg-e2e-pepper"}
     refused = cli(env, "keys", "list")
     assert refused.returncode == 1 and "db upgrade" in refused.stderr and "Traceback" not in refused.stderr
     assert cli(env, "db", "upgrade").returncode == 0
