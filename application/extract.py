@@ -85,8 +85,9 @@ class Extractor:
         task, temperature, max_tokens = self._apply_debug(task, cmd.debug, principal)
         check_mime_type(cmd.mime_type)
         image, input_info = await self._load_image(cmd, principal, io)
-        info = await self._images.inspect(image)
         input_info["sha256"] = hashlib.sha256(image).hexdigest()
+        if not cmd.owned:  # bad input is a 4xx before anything is claimed
+            info = await self._images.inspect(image)
         async with self._claims.single_flight(ArtifactKind.EXTRACT, request_id):
             created_at = self._clock()
             claim = IndexEntry(kind=ArtifactKind.EXTRACT, artifact_id=request_id, owner_key_id=principal.key_id,
@@ -95,6 +96,12 @@ class Extractor:
             held = await self._claims.acquire(claim, principal, owned=cmd.owned, io=io)
             if held.written:
                 return await self._written(held, cmd, input_info["sha256"], io)
+            if cmd.owned:  # a resumed item reused above without decoding its image again
+                try:
+                    info = await self._images.inspect(image)
+                except BaseException:
+                    await self._claims.release(ArtifactKind.EXTRACT, request_id)
+                    raise
             call = InferenceRequest(
                 request_id=request_id, image=image, mime_type=info.mime_type, prompt=task.prompt,
                 schema_name=task.schema_name, json_schema=task.json_schema,
