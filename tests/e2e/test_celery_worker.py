@@ -1,85 +1,139 @@
 """JOBS_BACKEND=celery end to end: `ocr-orchestrator serve` enqueues, `ocr-orchestrator worker`
-executes. A worker killed with kill -9 in the middle of a batch leaves its job running; the
-next worker's stale sweep fails it with `stale_after_restart` (ADR 0005) and never reruns it,
-so the finished items' artifacts stay exactly as they were."""
+executes; the API process and the workers share the database (SQLite: the same JOBS_DB_PATH
+file; or PostgreSQL) and the artifact storage (local, or S3).
+
+A worker that dies in mid-batch loses no work (ADR 0052, superseding ADR 0005):
+
+* kill -9: the job's heartbeat stops; once it is older than JOBS_STALE_AFTER_S another
+  worker's sweep takes the job back and resumes it, reusing the items the dead worker finished.
+* SIGTERM (a deploy): the worker stops within seconds — the items in flight finish, the rest
+  wait — the job is `queued` again, and the next worker finishes it.
+
+Either way the job ends `succeeded` with every item, each with exactly one extract artifact,
+and the dead worker's artifacts untouched.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import signal
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_serve import base_env
-from tests.support.images import image_bytes
+from tests.support.backends import (
+    FINAL,
+    Backend,
+    assert_resumed_batch,
+    assert_reused_after_kill,
+    backend_fixture,  # noqa: F401 - the parametrised fixture "backend"
+    events,
+    model_calls,
+    poll,
+    unfinished_jobs,
+    unique,
+    upload,
+)
 from tests.support.process import ServiceProcess, create_key
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
-FINAL = ("succeeded", "failed", "canceled")
+ITEMS = 20  # at 2 x 250 ms: a 2.5-second batch
+CONCURRENCY = 2
+DONE_BEFORE_STOP = 4
 
 
-def upload(http: httpx.Client, key: str, count: int, concurrency: int) -> str:
-    files = [("files", (f"page{i:02d}.jpg", image_bytes("JPEG", (40 + i, 30)), "image/jpeg")) for i in range(count)]
-    r = http.post("/v1/batch_extract_upload_async", headers={"X-API-Key": key}, files=files,
-                  data={"task_id": "receipt_fields_v1", "concurrency": str(concurrency)})
-    assert r.status_code == 202, r.text
-    return r.json()["job_id"]
+class Celery:
+    def __init__(self, env: dict[str, str], worker_env: dict[str, str], key: str, http: httpx.Client) -> None:
+        self.env, self.worker_env, self.key, self.http = env, worker_env, key, http
 
 
-def poll(http: httpx.Client, key: str, job_id: str, until: Any, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = http.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": key}).json()
-        if until(job):
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} never got there: {job}"
-        time.sleep(0.05)
-
-
-def extract_artifacts(artifacts: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(artifacts)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in (artifacts / "extracts").rglob("*.json")}
-
-
-def test_a_worker_killed_mid_batch_leaves_a_failed_job_and_untouched_artifacts(
-        tmp_path: Path, redis_url: str) -> None:
+@pytest.fixture
+def celery(backend: Backend, tmp_path: Path, redis_url: str) -> Iterator[Celery]:
+    """The API process in Celery mode, and an admin key; workers are started by the test."""
     # A queue of its own, so concurrent test sessions sharing Redis never take each other's jobs.
-    env = {**base_env(tmp_path), "JOBS_BACKEND": "celery", "CELERY_BROKER_URL": redis_url,
-           "CELERY_QUEUE": f"e2e-{tmp_path.name}",
+    env = {**backend.env, "JOBS_BACKEND": "celery", "CELERY_BROKER_URL": redis_url,
+           "CELERY_QUEUE": f"e2e-{uuid.uuid4().hex[:12]}", "LOG_LEVEL": "INFO",
            "JOBS_MAX_CONCURRENCY": "1", "JOBS_HEARTBEAT_S": "1", "JOBS_STALE_AFTER_S": "3"}
     worker_env = {**env, "MOCK_LATENCY_MS": "250"}
-    key = create_key(env, "celery-e2e", "client")
-    artifacts = tmp_path / "artifacts"
+    key = create_key(env, unique("celery-e2e"), "admin")
     with ServiceProcess(env, tmp_path) as service, httpx.Client(base_url=service.base_url, timeout=30) as http:
         ready = http.get("/v1/ready")
         assert ready.status_code == 200 and ready.json()["components"]["broker"]["ok"] is True, ready.text
+        yield Celery(env, worker_env, key, http)
 
-        first = WorkerProcess(worker_env, tmp_path).start()
-        job_id = upload(http, key, 20, concurrency=2)  # ~2.5 s of items at 2 x 250 ms
-        seen = poll(http, key, job_id, lambda j: j["progress"]["done"] >= 4)
-        assert seen["status"] == "running"
-        first.kill()
-        killed_at = extract_artifacts(artifacts)
-        assert 4 <= len(killed_at) < 20
-        assert poll(http, key, job_id, lambda j: True)["status"] == "running"  # nobody is left to finish it
 
-        second = WorkerProcess(worker_env, tmp_path).start()
-        final = poll(http, key, job_id, lambda j: j["status"] in FINAL, timeout=15)
-        assert final["status"] == "failed" and final["error"]["code"] == "stale_after_restart", final
-        assert final["progress"]["done"] <= len(killed_at) and final["result_rel"] is None
-        running = http.get("/v1/jobs", headers={"X-API-Key": key}, params={"status": "running"}).json()
-        assert running["items"] == []
-        assert [r["job_id"] for r in second.events("job_stale")] == [job_id]
-        assert job_id not in {r.get("job_id") for r in second.events("job_start")}
+def start_mid_batch(celery: Celery, tmp_path: Path) -> tuple[WorkerProcess, str]:
+    worker = WorkerProcess(celery.worker_env, tmp_path).start()
+    try:
+        job_id = upload(celery.http, celery.key, ITEMS, CONCURRENCY)
+        job = poll(celery.http, celery.key, job_id, lambda j: j["progress"]["done"] >= DONE_BEFORE_STOP)
+        assert job["status"] == "running", job
+    except BaseException:
+        worker.kill()
+        raise
+    return worker, job_id
 
-        # The new worker serves new jobs; the dead job's finished items were never redone.
-        fresh = upload(http, key, 2, concurrency=2)
-        assert poll(http, key, fresh, lambda j: j["status"] in FINAL)["status"] == "succeeded"
-        after = extract_artifacts(artifacts)
-        assert {rel: after[rel] for rel in killed_at} == killed_at and len(after) == len(killed_at) + 2
+
+def test_a_worker_killed_mid_batch_is_taken_back_and_resumed_by_another_worker(
+        backend: Backend, celery: Celery, tmp_path: Path) -> None:
+    first, job_id = start_mid_batch(celery, tmp_path)
+    first.kill()
+    killed_at = backend.extract_artifacts()
+    assert DONE_BEFORE_STOP <= len(killed_at) < ITEMS
+
+    second = WorkerProcess(celery.worker_env, tmp_path).start()
+    try:
+        # Stale after 3 s without a heartbeat, then swept within a sweep interval (0.75 s).
+        final = poll(celery.http, celery.key, job_id, lambda j: j["status"] in FINAL, timeout=25)
+        assert final["status"] == "succeeded" and final["error"] is None, final
+        result = assert_resumed_batch(celery.http, celery.key, job_id, backend, ITEMS, killed_at)
+        assert unfinished_jobs(celery.http, celery.key) == []
+    finally:
         assert second.stop() == 0
+
+    records = second.log_records()
+    taken = [(r["event"], r.get("job_id")) for r in records if r.get("event") in ("job_stale", "job_start")]
+    assert taken == [("job_stale", job_id), ("job_start", job_id)], taken
+    assert_reused_after_kill(records, result, killed_at)
+
+
+def test_a_worker_stopped_by_sigterm_mid_batch_requeues_the_job_for_the_next_worker(
+        backend: Backend, celery: Celery, tmp_path: Path) -> None:
+    first, job_id = start_mid_batch(celery, tmp_path)
+    asked = time.monotonic()
+    first.proc.send_signal(signal.SIGTERM)
+    try:
+        code = first.proc.wait(15)
+    finally:
+        first.kill()
+    took = time.monotonic() - asked
+    assert code == 0 and took < 5, (code, took)
+    at_stop = backend.extract_artifacts()
+    assert DONE_BEFORE_STOP <= len(at_stop) < ITEMS  # the rest of the batch was left for later
+    job = celery.http.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": celery.key}).json()
+    assert job["status"] == "queued" and job["progress"]["done"] < ITEMS, job
+    first_records = first.log_records()
+    assert [r["status"] for r in events(first_records, "job_requeued") if r["job_id"] == job_id] == ["queued"]
+
+    second = WorkerProcess(celery.worker_env, tmp_path).start()
+    try:
+        final = poll(celery.http, celery.key, job_id, lambda j: j["status"] in FINAL, timeout=25)
+        assert final["status"] == "succeeded" and final["error"] is None, final
+        result = assert_resumed_batch(celery.http, celery.key, job_id, backend, ITEMS, at_stop)
+        assert unfinished_jobs(celery.http, celery.key) == []
+    finally:
+        assert second.stop() == 0
+
+    records = second.log_records()
+    assert job_id in {r.get("job_id") for r in events(records, "job_start")}
+    assert events(records, "job_stale") == []  # handed over, not taken back
+    assert len(events(records, "extract_reused")) == len(at_stop)
+    all_items = {i["request_id"] for i in result["items"]}
+    assert model_calls(first_records, records) == dict.fromkeys(all_items, 1)  # no item ran twice
+    assert len(events(first_records, "extract_end")) == len(at_stop)
+    assert len(events(first_records, "extract_end")) + len(events(records, "extract_end")) == ITEMS

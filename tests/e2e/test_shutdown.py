@@ -1,5 +1,6 @@
-"""SIGTERM: the server stops accepting, finishes in-flight sync requests within the grace
-period, and leaves running jobs for the next start to handle."""
+"""SIGTERM: the server stops accepting and finishes in-flight sync requests within the grace
+period. Running batch jobs go back to the queue and resume at the next start: see
+test_restarts.py."""
 
 from __future__ import annotations
 
@@ -43,20 +44,3 @@ def test_sigterm_finishes_a_slow_sync_extract(tmp_path: Path) -> None:
     assert result["status"] == 200 and result["body"]["error"] is None
     assert service.proc.wait(20) == 0
     assert (tmp_path / "artifacts" / result["body"]["artifact_rel"]).is_file()
-
-
-def test_sigterm_leaves_running_jobs_for_the_next_start(tmp_path: Path) -> None:
-    env = {**base_env(tmp_path), "MOCK_LATENCY_MS": "300"}
-    key = create_key(env, "graceful-jobs", "client")
-    files = [("files", (f"{i}.png", image_bytes(size=(20 + i, 20)), "image/png")) for i in range(30)]
-    with ServiceProcess(env, tmp_path) as service, httpx.Client(base_url=service.base_url, timeout=30) as http:
-        job_id = http.post("/v1/batch_extract_upload_async", headers={"X-API-Key": key},
-                           data={"task_id": "receipt_fields_v1", "concurrency": "1"}, files=files).json()["job_id"]
-        deadline = time.monotonic() + 15
-        while http.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": key}).json()["status"] != "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert service.stop(signal.SIGTERM) == 0
-    with ServiceProcess(env, tmp_path) as again, httpx.Client(base_url=again.base_url, timeout=30) as http:
-        job = http.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": key}).json()
-        assert job["status"] == "failed" and job["error"]["code"] == "stale_after_restart"
