@@ -31,6 +31,7 @@ from domain.errors import (
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
+    StorageUnavailableError,
 )
 from domain.ids import check_id, day_of, utc_now
 from domain.receipts.checks import run_checks
@@ -114,7 +115,7 @@ class Extractor:
                                                         temperature=temperature, max_tokens=max_tokens)
                     result = await self._write(result, msgspec.json.encode(artifact), principal, io)
                     written = True
-                    await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
+                    await self._complete(request_id, cmd.owned, io)
             except BaseException:
                 if not written:  # nothing stored: the id is free again (else a retry repairs it)
                     await self._claims.release(ArtifactKind.EXTRACT, request_id)
@@ -166,6 +167,18 @@ class Extractor:
         if held.pending:
             await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
         return result_from_artifact(msgspec.json.decode(data))
+
+    async def _complete(self, request_id: str, owned: bool, io: Io[Any]) -> None:
+        """The last step. When it cannot be written, a sync caller gets the retryable 503 (its
+        retry repairs it); a batch item or job keeps its result — the artifact is stored and is
+        served as it is, and the next owned or same-input call completes the entry."""
+        try:
+            await io(lambda: self._index.complete(ArtifactKind.EXTRACT, request_id))
+        except StorageUnavailableError as exc:
+            if not owned:
+                raise
+            logger.warning("index completion deferred", extra={
+                "event": "index_completion_deferred", "request_id": request_id, "error": exc.code})
 
     async def _write(self, result: ExtractResult, data: bytes, principal: Principal, io: Io[Any]) -> ExtractResult:
         """Store the artifact, never over another: if a holder that took this id over (or an

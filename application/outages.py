@@ -212,9 +212,9 @@ class OutageGuard:
 
     async def _through(self, breaker: Breaker, attempt: Callable[[], Awaitable[_Answer[T]]]) -> _Answer[T]:
         own_failures = 0
-        seen = breaker.successes
         while True:
             admission = await self._admit(breaker)
+            seen = breaker.successes
             try:
                 answer = await attempt()
             except BaseException:
@@ -223,9 +223,12 @@ class OutageGuard:
             if not answer.outage:
                 breaker.succeeded(admission)
                 return answer
+            # Failed while the dependency answers others — some succeeded during this very
+            # attempt and no one else has reported an outage — this call's own problem. A call
+            # caught by an outage fails when others fail too, or while it is already open.
+            if breaker.successes != seen and not breaker.open:
+                own_failures += 1
             breaker.failed(admission)
-            if breaker.successes != seen:
-                own_failures += 1  # the dependency answered others meanwhile
             if admission is Admission.GIVE_UP or own_failures >= OWN_FAILURES:
                 return answer
 

@@ -8,6 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+from botocore.exceptions import ResponseStreamingError
+
 from adapters.blobs.s3_retry import Retrier
 from application.ports.blobs import BlobInfo
 from domain.artifacts import check_prefix, check_rel
@@ -201,7 +204,12 @@ class S3BlobStore:
         async def fetch() -> bytes:
             response = await self._client.get_object(Bucket=self._bucket, Key=key)
             async with response["Body"] as body:
-                return await body.read()
+                try:
+                    return await body.read()
+                except (aiohttp.ClientError, OSError) as exc:
+                    # The connection broke after the headers (a payload cut short): aiobotocore
+                    # passes this one through untranslated; it is as transient as a refused connect.
+                    raise ResponseStreamingError(error=exc) from exc
 
         data = await self._retry.run("get", rel, fetch)
         self._log("storage_get", rel, len(data), started)

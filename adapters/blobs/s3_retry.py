@@ -11,7 +11,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from domain.errors import (
@@ -61,7 +61,7 @@ def retry_reason(exc: BaseException) -> str | None:
         if code in THROTTLE_CODES or code in TRANSIENT_CODES or status == 429 or status >= 500:
             return code or str(status)
         return None
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
+    if isinstance(exc, BotoConnectionError | HTTPClientError | IncompleteReadError):
         return type(exc).__name__
     return None
 

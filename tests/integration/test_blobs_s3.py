@@ -221,9 +221,17 @@ class FaultProxy:
                 request.method, self.upstream + request.raw_path, headers=headers, data=body
             ) as upstream:
                 payload = await upstream.read()
+                kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP}
                 if fault is None:
-                    kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP}
                     return web.Response(status=upstream.status, headers=kept, body=payload)
+                if fault.code == CUT_BODY:  # the headers, one byte of the body, then the connection goes
+                    response = web.StreamResponse(status=upstream.status, headers=kept)
+                    response.content_length = len(payload)
+                    await response.prepare(request)
+                    await response.write(payload[:1])
+                    assert request.transport is not None
+                    request.transport.close()
+                    return response
         xml = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault.code}</Code><Message>injected</Message></Error>"
         return web.Response(status=fault.status, body=xml.encode(), content_type="application/xml")
 
@@ -241,6 +249,13 @@ class FaultProxy:
     async def __aexit__(self, *exc: object) -> None:
         await self.runner.cleanup()
         await self.session.close()
+
+
+CUT_BODY = "cut-body"
+
+
+def is_get_object(r: web.Request) -> bool:
+    return r.method == "GET" and "list-type" not in r.query
 
 
 def is_put_object(r: web.Request) -> bool:
@@ -359,3 +374,18 @@ async def test_failed_multipart_is_aborted(
     assert uploads.get("Uploads", []) == []
     assert await proxied.exists("a/aborted.bin") is False
     assert any(m == "DELETE" and "uploadId" in p for m, p in proxy.seen)
+
+
+async def test_a_body_cut_short_is_retried_like_a_refused_connection(
+    proxy: FaultProxy, proxied: S3BlobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await proxied.put("a/cut.json", b'{"whole": "object"}')
+    proxy.inject(Fault(is_get_object, 200, CUT_BODY, times=2, forward=True))
+    with caplog.at_level(logging.INFO, logger="ocr.storage"):
+        assert await proxied.get("a/cut.json") == b'{"whole": "object"}'
+    retries = [r for r in caplog.records if getattr(r, "event", None) == "storage_retry"]
+    assert [r.reason for r in retries] == ["ResponseStreamingError"] * 2  # type: ignore[attr-defined]
+    proxy.inject(Fault(is_get_object, 200, CUT_BODY, times=5, forward=True))
+    with pytest.raises(StorageUnavailableError) as info:  # a port error, never an aiohttp one
+        await proxied.get("a/cut.json")
+    assert info.value.details["retryable"] is True

@@ -214,3 +214,16 @@ async def test_stored_finds_and_repairs_what_finished(rig: Rig) -> None:
     assert found is not None and found.request_id == "salv-1"
     assert (await rig.index.get("extract", "salv-1")).state == "complete"  # type: ignore[union-attr]
     assert await rig.extractor.stored("salv-1", BOB) is None
+
+
+async def test_an_owned_call_keeps_its_result_when_only_the_completion_fails(rig: Rig) -> None:
+    rig.index.fail_complete = True
+    result = await rig.run("item-done", owned=True)  # a batch item: its artifact is stored
+    assert result.error is None and await rig.blobs.exists(result.artifact_rel)
+    held = await rig.index.get("extract", "item-done")
+    assert held is not None and held.pending
+    rig.index.fail_complete = False
+    again = await rig.run("item-done", owned=True)  # a resume completes it, no second call
+    assert again.artifact_rel == result.artifact_rel and rig.model.calls == ["item-done"]
+    done = await rig.index.get("extract", "item-done")
+    assert done is not None and done.state == "complete"

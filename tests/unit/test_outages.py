@@ -138,6 +138,7 @@ async def test_a_call_failing_while_others_succeed_gives_up_as_its_own_failure()
     async def bad() -> InferenceOutcome:
         nonlocal bad_calls
         bad_calls += 1
+        await asyncio.sleep(0.03)  # others' calls complete while this one runs
         return outcome(failure("upstream_unavailable", 503))
 
     async def good() -> InferenceOutcome:
@@ -183,3 +184,25 @@ def test_abandoned_probe_lets_another_caller_probe() -> None:
     assert asyncio.run(run()) == [Admission.PROBE, Admission.PROBE]
 
 
+
+
+async def test_calls_in_flight_when_an_outage_begins_wait_for_its_end() -> None:
+    """Successes before the outage (others' calls while these were in flight) are not signs
+    that these calls are the problem: every one of them waits and then succeeds."""
+    shared = outages(max_wait_s=30)
+    outage_at = time.monotonic() + 0.1
+    up_at = outage_at + 0.6
+
+    async def store(delay: float) -> str:
+        await asyncio.sleep(delay)
+        if outage_at <= time.monotonic() < up_at:
+            raise down()
+        return "stored"
+
+    async def steady() -> None:  # others succeeding until the outage
+        while time.monotonic() < outage_at:
+            await OutageGuard(shared).storage(lambda: store(0.01))
+
+    # Long calls that start before the outage and end inside it.
+    results = await asyncio.gather(*(OutageGuard(shared).storage(lambda: store(0.15)) for _ in range(6)), steady())
+    assert results[:6] == ["stored"] * 6
