@@ -305,23 +305,29 @@ def batch_dir_sync(images_dir: str, task_id: str, *, glob: str = "**/*", concurr
 
 
 def _rerun_body(run_id: str, task_id: str, batch_date: str | None, max_days: int | None, concurrency: int,
-                new_run_id: str | None, limit: int | None, gt_id: str | None) -> dict[str, Any]:
+                new_run_id: str | None, limit: int | None, gt_id: str | None, only_failed: bool = False,
+                error_codes: list[str] | None = None) -> dict[str, Any]:
     return _clean({"task_id": task_id, "run_id": run_id, "batch_date": batch_date, "max_days": max_days,
-                   "concurrency": concurrency, "new_run_id": new_run_id, "limit": limit, "gt_id": gt_id})
+                   "concurrency": concurrency, "new_run_id": new_run_id, "limit": limit, "gt_id": gt_id,
+                   "only_failed": only_failed or None, "error_codes": error_codes})
 
 
 def rerun(run_id: str, task_id: str, *, batch_date: str | None = None, max_days: int | None = None,
           concurrency: int = 4, new_run_id: str | None = None, limit: int | None = None, gt_id: str | None = None,
-          idempotency_key: str | None = None) -> Call[Job]:
-    body = _rerun_body(run_id, task_id, batch_date, max_days, concurrency, new_run_id, limit, gt_id)
+          idempotency_key: str | None = None, only_failed: bool = False,
+          error_codes: list[str] | None = None) -> Call[Job]:
+    body = _rerun_body(run_id, task_id, batch_date, max_days, concurrency, new_run_id, limit, gt_id, only_failed,
+                       error_codes)
     return Call("POST", "/v1/batch_extract_rerun_async", _accepted, json=body, headers=_idem(idempotency_key),
                 idempotent=bool(idempotency_key))
 
 
 def rerun_sync(run_id: str, task_id: str, *, batch_date: str | None = None, max_days: int | None = None,
                concurrency: int = 4, new_run_id: str | None = None, limit: int | None = None,
-               gt_id: str | None = None) -> Call[BatchResult]:
-    body = _rerun_body(run_id, task_id, batch_date, max_days, concurrency, new_run_id, limit, gt_id)
+               gt_id: str | None = None, only_failed: bool = False,
+               error_codes: list[str] | None = None) -> Call[BatchResult]:
+    body = _rerun_body(run_id, task_id, batch_date, max_days, concurrency, new_run_id, limit, gt_id, only_failed,
+                       error_codes)
     return Call("POST", "/v1/batch_extract_rerun", decoder(BatchResult), json=body)
 
 

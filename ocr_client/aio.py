@@ -154,17 +154,22 @@ class AsyncOcrClient:
 
     async def rerun(self, run_id: str, task_id: str, *, batch_date: str | None = None, max_days: int | None = None,
               concurrency: int = 4, new_run_id: str | None = None, limit: int | None = None,
-              gt_id: str | None = None, idempotency_key: str | None = None) -> Job:
-        """Re-run a stored run from its stored inputs (the task may differ), as a job."""
+              gt_id: str | None = None, idempotency_key: str | None = None, only_failed: bool = False,
+              error_codes: list[str] | None = None) -> Job:
+        """Re-run a stored run from its stored inputs (the task may differ), as a job; with
+        ``only_failed`` (or ``error_codes``) only its failures, keeping the other results."""
         return await self._send(core.rerun(run_id, task_id, batch_date=batch_date, max_days=max_days,
                                      concurrency=concurrency, new_run_id=new_run_id, limit=limit, gt_id=gt_id,
-                                     idempotency_key=idempotency_key))
+                                     idempotency_key=idempotency_key, only_failed=only_failed,
+                                     error_codes=error_codes))
 
     async def rerun_sync(self, run_id: str, task_id: str, *, batch_date: str | None = None, max_days: int | None = None,
                    concurrency: int = 4, new_run_id: str | None = None, limit: int | None = None,
-                   gt_id: str | None = None) -> BatchResult:
+                   gt_id: str | None = None, only_failed: bool = False,
+                   error_codes: list[str] | None = None) -> BatchResult:
         return await self._send(core.rerun_sync(run_id, task_id, batch_date=batch_date, max_days=max_days,
-                                          concurrency=concurrency, new_run_id=new_run_id, limit=limit, gt_id=gt_id))
+                                          concurrency=concurrency, new_run_id=new_run_id, limit=limit, gt_id=gt_id,
+                                          only_failed=only_failed, error_codes=error_codes))
 
     # ---------------------------------------------------------------- jobs
 

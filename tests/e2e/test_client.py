@@ -167,6 +167,28 @@ def test_upload_batch_with_progress_then_rerun_and_runs(ocr: OcrClient, tmp_path
         ocr.batch_upload_sync(files[:1], TASK, run_id="client-run-1")
 
 
+def test_rerun_only_the_failures(ocr: OcrClient, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("a.png", "mock_fail_json_b.png", "c.png", "mock_fail_schema_d.png"):
+        (folder / name).write_bytes(image_bytes(size=(30 + len(name), 20)))
+    source = ocr.batch_upload_sync(image_files(folder), TASK, concurrency=4, run_id="client-mixed")
+    failed = {i.file for i in source.items if not i.ok}
+    assert failed == {"mock_fail_json_b.png", "mock_fail_schema_d.png"}
+    redo = ocr.rerun_sync("client-mixed", TASK, new_run_id="client-mixed-2", error_codes=["invalid_model_output"])
+    by_file = {i.file: i for i in redo.items}
+    kept = {i.file: i for i in source.items}
+    # Kept as they were: the successes and the failure with another code; redone: the one asked for.
+    for name in ("a.png", "c.png", "mock_fail_schema_d.png"):
+        assert by_file[name].request_id == kept[name].request_id
+    assert by_file["mock_fail_json_b.png"].request_id != kept["mock_fail_json_b.png"].request_id
+    job = ocr.wait_for(ocr.rerun("client-mixed", TASK, new_run_id="client-mixed-3", only_failed=True).job_id,
+                       timeout=30)
+    redone = {i.file: i for i in ocr.batch_result(job.job_id).items}
+    assert redone["a.png"].request_id == kept["a.png"].request_id
+    assert all(redone[name].request_id != kept[name].request_id for name in failed)
+
+
 def test_cancel_a_slow_batch(ocr: OcrClient) -> None:
     files = [(f"slow{i:02d}.png", image_bytes(size=(20 + i, 20))) for i in range(20)]
     job = ocr.batch_upload(files, TASK, concurrency=1)
