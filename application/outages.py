@@ -1,16 +1,22 @@
 """Waiting out an outage of a dependency instead of failing every remaining item (ADR 0053).
 
-A ``Breaker`` is this process's view of one dependency (the object store and databases, or
-the model server): closed while calls go through, open from the first failure of an outage.
-While it is open, callers wait; one at a time probes the dependency after an exponential
-backoff (0.5 s doubling up to 30 s), and the first success closes it for everyone. An outage
-that lasts longer than ``max_wait_s`` (OUTAGE_MAX_WAIT_S) is given up: callers stop waiting
-and each tries once, so a dependency that stays down fails the remaining work in bounded time.
+A ``Breaker`` is this process's view of one dependency (storage: the object store and the
+databases; the model server). A call that fails the way an outage fails asks the breaker
+whether the dependency is down; the breaker answers with the dependency's own readiness probe
+(a HEAD of the bucket and a ``SELECT 1``; ``GET /models``), never by repeating someone's work:
 
-``OutageGuard`` runs one batch's calls through the breakers and tells the batch when its
-items are waiting (``progress.stage = waiting_for_storage | waiting_for_model``). A call that
-keeps failing while the dependency serves others is the call's own problem, not an outage:
-it gives up after ``OWN_FAILURES`` such failures.
+* the probe answers: the dependency is up, the failure was this call's own — it is retried
+  after a short pause, and fails for good after ``OWN_FAILURES`` such failures;
+* the probe fails: the breaker opens, every caller waits, and one probe task checks again with
+  exponential backoff (0.5 s doubling up to 30 s); when it answers (or a real call succeeds)
+  the breaker closes and the callers go on.
+
+An outage longer than ``max_wait_s`` (OUTAGE_MAX_WAIT_S) is given up: callers stop waiting and
+each tries once, so a dependency that stays down fails the remaining work in bounded time; the
+probe task keeps checking, so the breaker closes when the dependency returns.
+
+``OutageGuard`` runs one batch's calls through the breakers and tells the batch when its items
+wait (``progress.stage = waiting_for_storage | waiting_for_model``).
 """
 
 from __future__ import annotations
@@ -30,12 +36,15 @@ from domain.errors import DomainError, StorageUnavailableError
 logger = logging.getLogger("ocr.outages")
 
 T = TypeVar("T")
+Probe = Callable[[], Awaitable[None]]
 
 STORAGE = "storage"
 MODEL = "model"
 BASE_DELAY_S = 0.5
 MAX_DELAY_S = 30.0
-OWN_FAILURES = 2
+PROBE_TIMEOUT_S = 5.0
+OWN_FAILURES = 3  # attempts of a call whose failures are its own (the dependency answers its probe)
+OWN_PAUSE_S = 0.2  # before retrying such a call (a blip: a dropped connection, a lock)
 # Model failures that say "the server is not there or not answering", not "this request is bad".
 _MODEL_OUTAGE_CODES = frozenset({"upstream_unavailable", "upstream_timeout"})
 _GATEWAY_STATUSES = frozenset({None, 502, 504})
@@ -51,27 +60,34 @@ def is_model_outage(failure: InferenceFailure | None) -> bool:
     return failure.code == "upstream_error" and failure.http_status in _GATEWAY_STATUSES
 
 
+async def _answers(probe: Probe, timeout_s: float) -> bool:
+    try:
+        await asyncio.wait_for(probe(), timeout_s)
+    except (DomainError, OSError, TimeoutError):
+        return False
+    return True
+
+
 class Admission(Enum):
     PASS = "pass"  # closed: call
-    PROBE = "probe"  # open: this caller tests whether the dependency is back
     GIVE_UP = "give_up"  # open longer than max_wait_s: call once, a failure is final
 
 
 class Breaker:
-    def __init__(self, name: str, *, max_wait_s: float, base_delay_s: float = BASE_DELAY_S,
-                 max_delay_s: float = MAX_DELAY_S, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, name: str, *, probe: Probe, max_wait_s: float, base_delay_s: float = BASE_DELAY_S,
+                 max_delay_s: float = MAX_DELAY_S, probe_timeout_s: float = PROBE_TIMEOUT_S,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
         self.name = name
         self.max_wait_s = max_wait_s
+        self._probe = probe
         self._base = base_delay_s
         self._cap = max_delay_s
+        self._probe_timeout_s = probe_timeout_s
         self._clock = clock
         self._rng = rng or random.Random()
         self._opened_at: float | None = None
-        self._failed_probes = 0
-        self._next_probe_at = 0.0
-        self._probing = False
-        self.successes = 0  # grows with every success: lets a caller see the dependency served others
+        self._checking: asyncio.Future[bool] | None = None
+        self._prober: asyncio.Task[None] | None = None
         self._waiters: set[asyncio.Future[None]] = set()
 
     @property
@@ -83,54 +99,59 @@ class Breaker:
         return self._opened_at is not None and self._clock() - self._opened_at >= self.max_wait_s
 
     async def admit(self) -> Admission:
-        while True:
-            if self._opened_at is None:
-                return Admission.PASS
-            now = self._clock()
-            left = self._opened_at + self.max_wait_s - now
+        """Go ahead (closed), or wait until the dependency answers; ``GIVE_UP`` once the outage
+        has lasted ``max_wait_s``."""
+        while self._opened_at is not None:
+            left = self._opened_at + self.max_wait_s - self._clock()
             if left <= 0:
                 return Admission.GIVE_UP
-            if not self._probing and now >= self._next_probe_at:
-                self._probing = True
-                return Admission.PROBE
-            until = left if self._probing else min(left, self._next_probe_at - now)
-            await self._sleep(until)
+            await self._sleep(left)
+        return Admission.PASS
 
-    def succeeded(self, admission: Admission) -> None:
-        self.successes += 1
-        if admission is Admission.PROBE:
-            self._probing = False
+    async def is_down(self) -> bool:
+        """After a failure that looks like an outage: is the dependency down? Open already, or
+        its probe fails now (one probe at a time answers every caller that asks meanwhile)."""
         if self._opened_at is not None:
-            logger.warning("dependency is back", extra={
-                "event": "outage_end", "dependency": self.name,
-                "outage_s": round(self._clock() - self._opened_at, 3)})
-            self._opened_at = None
-            self._failed_probes = 0
+            return True
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.ensure_future(_answers(self._probe, self._probe_timeout_s))
+        up = await asyncio.shield(self._checking)
+        if not up:
+            self._trip()
+        return not up
+
+    def succeeded(self) -> None:
+        """A real call went through: whatever the probe last said, the dependency answers."""
+        if self._opened_at is not None:
+            self._close()
+
+    def _trip(self) -> None:
+        if self._opened_at is not None:
+            return
+        self._opened_at = self._clock()
+        logger.warning("dependency outage: waiting", extra={
+            "event": "outage_start", "dependency": self.name, "max_wait_s": self.max_wait_s})
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_until_up(),
+                                                                  name=f"outage-probe-{self.name}")
+
+    def _close(self) -> None:
+        assert self._opened_at is not None
+        logger.warning("dependency is back", extra={
+            "event": "outage_end", "dependency": self.name, "outage_s": round(self._clock() - self._opened_at, 3)})
+        self._opened_at = None
         self._wake()
 
-    def failed(self, admission: Admission) -> None:
-        now = self._clock()
-        if self._opened_at is None:
-            self._opened_at = now
-            self._failed_probes = 0
-            self._next_probe_at = now + self._delay(1)
-            logger.warning("dependency outage: waiting", extra={
-                "event": "outage_start", "dependency": self.name, "max_wait_s": self.max_wait_s})
-        if admission is Admission.PROBE:
-            self._probing = False
-            self._failed_probes += 1
-            self._next_probe_at = now + self._delay(self._failed_probes + 1)
-        self._wake()
-
-    def abandon(self, admission: Admission) -> None:
-        """A probe that ended without an answer (cancelled): let another caller probe."""
-        if admission is Admission.PROBE:
-            self._probing = False
-            self._wake()
-
-    def _delay(self, n: int) -> float:
-        ceiling = min(self._cap, self._base * 2 ** (n - 1))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+    async def _probe_until_up(self) -> None:
+        failed = 0
+        while self._opened_at is not None:
+            failed += 1
+            ceiling = min(self._cap, self._base * 2 ** (failed - 1))
+            await asyncio.sleep(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+            # Closed meanwhile by a real call's success: nothing left to do.
+            up = self._opened_at is not None and await _answers(self._probe, self._probe_timeout_s)
+            if up and self._opened_at is not None:
+                self._close()
 
     async def _sleep(self, seconds: float) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -148,19 +169,24 @@ class Breaker:
                     waiter.set_result(None)
 
 
-class Outages:
-    """The process-wide breakers, one per dependency."""
+async def _nothing() -> None:
+    return None
 
-    def __init__(self, *, max_wait_s: float, base_delay_s: float = BASE_DELAY_S, max_delay_s: float = MAX_DELAY_S,
+
+class Outages:
+    """The process-wide breakers, one per dependency, each with its readiness probe."""
+
+    def __init__(self, *, max_wait_s: float, storage_probe: Probe = _nothing, model_probe: Probe = _nothing,
+                 base_delay_s: float = BASE_DELAY_S, max_delay_s: float = MAX_DELAY_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.storage = Breaker(STORAGE, max_wait_s=max_wait_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
-                               clock=clock)
-        self.model = Breaker(MODEL, max_wait_s=max_wait_s, base_delay_s=base_delay_s, max_delay_s=max_delay_s,
-                             clock=clock)
+        self.storage = Breaker(STORAGE, probe=storage_probe, max_wait_s=max_wait_s, base_delay_s=base_delay_s,
+                               max_delay_s=max_delay_s, clock=clock)
+        self.model = Breaker(MODEL, probe=model_probe, max_wait_s=max_wait_s, base_delay_s=base_delay_s,
+                             max_delay_s=max_delay_s, clock=clock)
 
 
 class _Answer(Generic[T]):
-    """One call's result or error, and whether it was a sign of an outage."""
+    """One call's result or error, and whether it failed the way an outage fails."""
 
     __slots__ = ("error", "outage", "value")
 
@@ -179,9 +205,11 @@ StageListener = Callable[[str | None], None]
 class OutageGuard:
     """One batch's view: its calls wait out outages, and it knows whether any of them waits."""
 
-    def __init__(self, outages: Outages, on_stage: StageListener | None = None) -> None:
+    def __init__(self, outages: Outages, on_stage: StageListener | None = None,
+                 own_pause_s: float = OWN_PAUSE_S) -> None:
         self._outages = outages
         self._on_stage = on_stage
+        self._own_pause_s = own_pause_s
         self._waiting = {STORAGE: 0, MODEL: 0}
 
     @property
@@ -214,23 +242,21 @@ class OutageGuard:
         own_failures = 0
         while True:
             admission = await self._admit(breaker)
-            seen = breaker.successes
-            try:
-                answer = await attempt()
-            except BaseException:
-                breaker.abandon(admission)
-                raise
+            answer = await attempt()
             if not answer.outage:
-                breaker.succeeded(admission)
+                breaker.succeeded()
                 return answer
-            # Failed while the dependency answers others — some succeeded during this very
-            # attempt and no one else has reported an outage — this call's own problem. A call
-            # caught by an outage fails when others fail too, or while it is already open.
-            if breaker.successes != seen and not breaker.open:
-                own_failures += 1
-            breaker.failed(admission)
-            if admission is Admission.GIVE_UP or own_failures >= OWN_FAILURES:
+            if admission is Admission.GIVE_UP:
                 return answer
+            if await breaker.is_down():
+                continue  # wait for it (the next admit), however often this call was retried
+            own_failures += 1  # the dependency answers its probe: this call's own failure
+            logger.warning("call failed while its dependency answers", extra={
+                "event": "dependency_call_failed", "dependency": breaker.name, "failures": own_failures,
+                "final": own_failures >= OWN_FAILURES})
+            if own_failures >= OWN_FAILURES:
+                return answer
+            await asyncio.sleep(self._own_pause_s * own_failures)
 
     async def _admit(self, breaker: Breaker) -> Admission:
         if not breaker.open:

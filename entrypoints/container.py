@@ -210,7 +210,11 @@ class Container(containers.DeclarativeContainer):
         max_tokens_limit=settings.provided.vllm_max_tokens_limit, debug_mode=settings.provided.debug_mode,
     )
     inputs = providers.Singleton(InputStore, blobs=blob_store)
-    outages = providers.Singleton(Outages, max_wait_s=settings.provided.outage_max_wait_s)
+    outages = providers.Singleton(
+        Outages, max_wait_s=settings.provided.outage_max_wait_s,
+        storage_probe=providers.Callable(lambda blobs, index, jobs: _all(blobs.ping, index.ping, jobs.ping),
+                                         blob_store, artifact_index, job_store),
+        model_probe=inference.provided.ping)
     request_claims = providers.Singleton(RequestClaims, index=artifact_index, blobs=blob_store)
     data_root = providers.Singleton(LocalDataRoot, root=providers.Callable(Path, settings.provided.data_root))
     extractor = providers.Singleton(
