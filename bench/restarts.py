@@ -27,9 +27,11 @@ Measured (ADR 0042/0052 goal: a resumed batch only repeats the calls in flight a
   process answers /v1/health) ÷ ideal. ``resume_gap_s`` per restart: healthy → the first new
   model call (the resumed job re-reading its finished items before dispatching the rest).
 
-The batch is started once more per restart, so the server runs with ``JOBS_MAX_ATTEMPTS`` =
-restarts + 1 unless ``--max-attempts`` says otherwise (with the service default of 3, the start
-after the third restart would only salvage the finished items). The last line is a JSON summary.
+Every SIGKILL cuts a start short, so for ``--signal kill`` the server runs with
+``JOBS_MAX_ATTEMPTS`` = restarts + 1 unless ``--max-attempts`` says otherwise (with the service
+default of 3, the start after the third crash only salvages the finished items: the crash-loop
+guard). A SIGTERM hands the job back in good order, which uses up no attempt, so ``--signal
+term`` keeps the service default. The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             env = harness.base_env(
                 work, INFERENCE_BACKEND="vllm", VLLM_BASE_URL=f"http://{harness.HOST}:{sim.port}/v1",  # type: ignore[attr-defined]
                 VLLM_MODEL="sim-model", INFERENCE_MAX_CONCURRENCY=str(args.inference_max_concurrency),
-                JOBS_MAX_ATTEMPTS=str(args.max_attempts or len(args.at) + 1))
+                **_attempts(args))
             bench = Bench(args, work, sim, env, harness.create_admin_key(env, work))
             try:
                 httpx.post(f"{bench.sim_url}/__stats/reset", timeout=5).raise_for_status()
@@ -190,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bench": "restarts", **harness.machine(), "signal": args.signal, "mode": args.mode, "items": args.n,
         "sim_latency_ms": args.latency_ms, "sim_capacity": args.capacity, "effective_capacity": capacity,
-        "jobs_max_attempts": int(env["JOBS_MAX_ATTEMPTS"]),
+        "jobs_max_attempts": int(env.get("JOBS_MAX_ATTEMPTS", 3)),
         "job_status": job["status"], "job_error": job.get("error"), "item_count": result.get("item_count"),
         "ok_count": result.get("ok_count"), "error_count": result.get("error_count"),
         "extract_artifacts": artifacts, "model_calls": stats["calls"],
@@ -220,6 +222,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-attempts", type=int, help="JOBS_MAX_ATTEMPTS (default: restarts + 1)")
     p.add_argument("--max-seconds", type=float, default=600.0)
     return p.parse_args(argv)
+
+
+def _attempts(args: argparse.Namespace) -> dict[str, str]:
+    if args.max_attempts:
+        return {"JOBS_MAX_ATTEMPTS": str(args.max_attempts)}
+    return {} if args.signal == "term" else {"JOBS_MAX_ATTEMPTS": str(len(args.at) + 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
