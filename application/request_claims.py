@@ -125,20 +125,28 @@ class RequestClaims:
 
     @contextlib.asynccontextmanager
     async def keep_fresh(self, kind: str, artifact_id: str) -> AsyncIterator[None]:
-        """Refresh the claim every ``refresh_s`` while the work inside runs (only calls that
-        last that long pay for it)."""
-        refresher = asyncio.create_task(self._refresh(kind, artifact_id), name=f"claim-{artifact_id}")
+        """Refresh the claim every ``refresh_s`` while the work inside runs. Only work that
+        lasts that long pays for it: the refresher is started by a timer, not up front."""
+        loop = asyncio.get_running_loop()
+        refresher: list[asyncio.Task[None]] = []
+
+        def begin() -> None:
+            refresher.append(loop.create_task(self._refresh(kind, artifact_id), name=f"claim-{artifact_id}"))
+
+        timer = loop.call_later(self._refresh_s, begin)
         try:
             yield
         finally:
-            refresher.cancel()
-            await asyncio.gather(refresher, return_exceptions=True)
+            timer.cancel()
+            if refresher:
+                refresher[0].cancel()
+                await asyncio.gather(refresher[0], return_exceptions=True)
 
     async def _refresh(self, kind: str, artifact_id: str) -> None:
         while True:
-            await asyncio.sleep(self._refresh_s)
             try:
                 await self._index.refresh_claims(kind, [artifact_id], self._clock())
             except DomainError as exc:
                 logger.warning("claim refresh failed", extra={
                     "event": "claim_refresh_failed", "artifact_id": artifact_id, "error": exc.code})
+            await asyncio.sleep(self._refresh_s)
