@@ -94,12 +94,16 @@ class BatchRunner:
                 await progress({"stage": stage["waiting"] or stage["base"], "total": total(), **run.counts,
                                 "current": current})
 
+        reports: set[asyncio.Task[None]] = set()  # stage changes, reported at once (held till done)
+
         def on_stage(waiting: str | None) -> None:
             if waiting == stage["waiting"]:
                 return
             stage["waiting"] = waiting
             if progress:
-                asyncio.get_running_loop().create_task(report(None))
+                task = asyncio.get_running_loop().create_task(report(None))
+                reports.add(task)
+                task.add_done_callback(reports.discard)
 
         run = _Run(plan=plan, principal=principal, guard=OutageGuard(self._outages, on_stage), salvage=salvage)
 

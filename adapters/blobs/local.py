@@ -162,6 +162,10 @@ class LocalBlobStore:
 
     def _put_sync(self, rel: str, data: bytes) -> None:
         final = self._path(rel)
+        if not self._allow_overwrite and os.path.lexists(final):
+            # Refused before a temp file is written and synced (a content-addressed input stored
+            # again, a resumed batch); the link below still decides races.
+            raise ArtifactExistsError("artifact already exists", details={"rel": rel})
         tmp, fd = self._open_checked(final)
         try:
             _write_all(fd, data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -233,3 +234,28 @@ def test_async_upload_idempotency_after_an_early_start(api: Api) -> None:
     assert_envelope(other, 422, "validation_error")
     jobs = api.client.get("/v1/jobs", headers=api.auth()).json()["items"]
     assert [j["job_id"] for j in jobs] == [first.json()["job_id"]]
+
+
+def test_resubmitting_a_run_whose_batch_artifact_was_never_written_reuses_its_finished_items(api: Api) -> None:
+    """Issue 11: a run cut short before its batch artifact (a crash) is not a 409 per item when it
+    is submitted again under its run id: the items that finished are reused, not redone."""
+    files = [("a.png", image_bytes()), ("b.png", image_bytes(size=(70, 70)))]
+    first = upload(api, files, run_id="cut-short").json()
+    # As if the process had died before the batch artifact: its blob and entry are gone.
+    (api.artifacts_dir / first["artifact_rel"]).unlink()
+    asyncio.run(api.index.delete("batch", "cut-short"))
+    stamps = {i["artifact_rel"]: (api.artifacts_dir / i["artifact_rel"]).stat().st_mtime_ns for i in first["items"]}
+
+    again = upload(api, files, run_id="cut-short")
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["ok_count"] == 2 and [i["error"] for i in body["items"]] == [None, None]
+    assert [i["request_id"] for i in body["items"]] == [i["request_id"] for i in first["items"]]
+    assert [i["parsed"] for i in body["items"]] == [i["parsed"] for i in first["items"]]
+    assert {rel: (api.artifacts_dir / rel).stat().st_mtime_ns for rel in stamps} == stamps  # reused as stored
+    # Another image under the same run id and file name is not taken for the stored one.
+    other = upload(api, [("a.png", image_bytes(size=(90, 20)))], run_id="cut-short-2").json()
+    (api.artifacts_dir / other["artifact_rel"]).unlink()
+    asyncio.run(api.index.delete("batch", "cut-short-2"))
+    changed = upload(api, [("a.png", image_bytes(size=(91, 20)))], run_id="cut-short-2").json()
+    assert changed["items"][0]["error"]["code"] == "artifact_exists"
