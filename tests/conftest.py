@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.pg import fresh_database
 from tests.support.services import (
     DEFAULT_PG_ADMIN_URL,
     DEFAULT_REDIS_URL,
@@ -39,27 +38,16 @@ def pg_fresh_url() -> Iterator[str]:
 
 def _fresh_database() -> Iterator[str]:
     try:
-        import asyncpg
+        import asyncpg  # noqa: F401
     except ImportError:  # pragma: no cover
         unavailable("asyncpg not installed")
     dsn = _admin_dsn()
-    name = f"ocr_test_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(dsn, timeout=5)
+    with contextlib.ExitStack() as stack:
         try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
-        unavailable(f"PostgreSQL not reachable at {dsn}: {exc}")
-    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    with contextlib.suppress(Exception):  # best effort: a leftover test database is harmless
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            url = stack.enter_context(fresh_database(dsn))
+        except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
+            unavailable(f"PostgreSQL not reachable at {dsn}: {exc}")
+        yield url
 
 
 @pytest.fixture(scope="session")

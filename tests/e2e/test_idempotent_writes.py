@@ -22,6 +22,7 @@ import pytest
 from tests.e2e.test_serve import base_env
 from tests.support.images import image_bytes
 from tests.support.openai_process import OpenAIServerProcess, delay
+from tests.support.pg import run_sql
 from tests.support.process import ServiceProcess, cli, create_key
 
 pytestmark = pytest.mark.e2e
@@ -137,30 +138,19 @@ def failing_index_completion(pg_url: str, request_id: str) -> Iterator[Any]:
     """A trigger that fails the update marking ``request_id``'s index entry complete with
     SQLSTATE 57P01 (admin_shutdown: "the database cannot be used now"). Yields a function that
     drops it; it is dropped at the end in any case."""
-    import asyncpg
-
-    dsn = pg_url.replace("postgresql+asyncpg://", "postgresql://")
     name = "fail_complete_" + uuid.uuid4().hex[:8]
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f"""
+    run_sql(pg_url, f"""
         CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'injected: index completion fails' USING ERRCODE = '57P01'; END $$;
         CREATE TRIGGER {name} BEFORE UPDATE ON artifact_index FOR EACH ROW
         WHEN (NEW.state = 'complete' AND NEW.artifact_id = '{request_id}') EXECUTE FUNCTION {name}();
-    """))
+    """)
     dropped = False
 
     def drop() -> None:
         nonlocal dropped
         if not dropped:
-            asyncio.run(run(f"DROP TRIGGER IF EXISTS {name} ON artifact_index; DROP FUNCTION IF EXISTS {name}();"))
+            run_sql(pg_url, f"DROP TRIGGER IF EXISTS {name} ON artifact_index; DROP FUNCTION IF EXISTS {name}();")
             dropped = True
 
     try:

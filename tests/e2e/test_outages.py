@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import sqlite3
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from tests.support.job_watch import TERMINAL, JobWatch, post_upload_batch
 from tests.support.model_process import ModelServerProcess
 from tests.support.process import ServiceProcess, cli, create_key
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.tmpfs import mounted_tmpfs
 
 pytestmark = pytest.mark.e2e
 
@@ -306,19 +306,8 @@ def test_sqlite_locked_past_the_busy_timeout(tmp_path: Path) -> None:
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """ARTIFACTS_DIR on a real 16 MiB filesystem (needs root and permission to mount)."""
-    mount_point = tmp_path / "artifacts"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("a full disk needs a small tmpfs, and mounting one needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "artifacts", "16m") as mount_point:
         yield mount_point
-    finally:
-        if subprocess.run(["umount", str(mount_point)], check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
 def fill(mount_point: Path, leave_bytes: int) -> Path:

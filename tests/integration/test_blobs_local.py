@@ -6,7 +6,6 @@ import asyncio
 import errno
 import logging
 import os
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from adapters.blobs.local import LocalBlobStore
 from domain.errors import ArtifactExistsError, InvalidInputError, StorageUnavailableError
 from tests.contracts.blob_store_contract import BlobStoreContract, stream
+from tests.support.tmpfs import mounted_tmpfs
 
 
 @pytest.fixture
@@ -252,18 +252,8 @@ async def test_enospc_on_link_is_retryable_and_other_errors_are_not(
 @pytest.fixture
 def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MiB filesystem (needs root and permission to mount)."""
-    mount_point = tmp_path / "tmpfs"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "tmpfs", "2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 async def test_a_really_full_disk_is_retryable_until_space_is_freed(tiny_tmpfs: Path) -> None:

@@ -11,7 +11,6 @@ worker's sweep takes back *every* stale one, so a job another test left behind w
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -27,6 +26,7 @@ import pytest
 
 from tests.e2e.test_serve import AWS_SECRET, base_env
 from tests.support.images import image_bytes
+from tests.support.pg import fresh_database
 from tests.support.process import cli
 from tests.support.services import unavailable
 
@@ -83,36 +83,6 @@ class S3Backend(Backend):
         return found
 
 
-def _run_sql(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
-@contextlib.contextmanager
-def _own_database(pg_url: str) -> Iterator[str]:
-    """A database of this test's own on the server of the session's ``pg_url``."""
-    base, _, _ = pg_url.rpartition("/")
-    dsn = pg_url.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"ocr_restart_{uuid.uuid4().hex[:10]}"
-    try:
-        _run_sql(dsn, f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable PostgreSQL"
-        unavailable(f"cannot create a PostgreSQL database next to {pg_url}: {exc}")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with contextlib.suppress(Exception):  # best effort: a leftover test database is harmless
-            _run_sql(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(name="backend", params=["sqlite-local", pytest.param("postgres-s3", marks=pytest.mark.services)])
 def backend_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite-local":
@@ -128,7 +98,13 @@ def backend_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
                       aws_secret_access_key=AWS_SECRET)
     bucket = f"restart-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    with _own_database(pg_url) as db_url:
+    # A database of the test's own: a local runner takes back every running job of its database
+    # at start, and a Celery sweep every stale one, so tests must not share one.
+    with contextlib.ExitStack() as stack:
+        try:
+            db_url = stack.enter_context(fresh_database(pg_url, prefix="ocr_restart"))
+        except Exception as exc:  # noqa: BLE001 - any failure here means "no usable PostgreSQL"
+            unavailable(f"cannot create a PostgreSQL database next to {pg_url}: {exc}")
         env = {**base_env(tmp_path), "DATABASE_URL": db_url, "API_KEY_PEPPER": f"pepper-{bucket}",
                "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
                "S3_FORCE_PATH_STYLE": "1", "S3_PREFIX": S3_PREFIX, "AWS_ACCESS_KEY_ID": "testing",
