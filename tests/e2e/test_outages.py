@@ -23,7 +23,7 @@ import pytest
 from tests.e2e.test_serve import base_env
 from tests.support.images import image_bytes
 from tests.support.job_watch import TERMINAL, JobWatch, post_upload_batch
-from tests.support.model_process import ModelServerProcess
+from tests.support.openai_process import OpenAIServerProcess
 from tests.support.process import ServiceProcess, cli, create_key
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.tmpfs import mounted_tmpfs
@@ -102,15 +102,15 @@ def test_object_store_down_10s_in_mid_batch(tmp_path: Path, proxied_s3: tuple[di
 
 
 @pytest.fixture
-def model_server() -> Iterator[ModelServerProcess]:
-    server = ModelServerProcess().start()
+def model_server() -> Iterator[OpenAIServerProcess]:
+    server = OpenAIServerProcess("Qwen/Qwen3-VL-8B-Instruct").start()
     try:
         yield server
     finally:
         server.stop()
 
 
-def vllm_env(tmp_path: Path, server: ModelServerProcess, **extra: str) -> dict[str, str]:
+def vllm_env(tmp_path: Path, server: OpenAIServerProcess, **extra: str) -> dict[str, str]:
     return {**base_env(tmp_path), "INFERENCE_BACKEND": "vllm", "VLLM_BASE_URL": server.url,
             "VLLM_MODEL": server.model, "VLLM_RETRY_MAX_ATTEMPTS": "2", "VLLM_READ_TIMEOUT_S": "10",
             "VLLM_CONNECT_TIMEOUT_S": "2", "LOG_LEVEL": "WARNING", **extra}
@@ -120,7 +120,7 @@ def slow_answers(count: int, seconds: float = 0.25) -> list[dict[str, Any]]:
     return [{"kind": "delay", "seconds": seconds}] * count
 
 
-def test_model_server_down_10s_in_mid_batch(tmp_path: Path, model_server: ModelServerProcess) -> None:
+def test_model_server_down_10s_in_mid_batch(tmp_path: Path, model_server: OpenAIServerProcess) -> None:
     env = vllm_env(tmp_path, model_server)
     key = create_key(env, "outage-model", "client")
     model_server.script(*slow_answers(40))
@@ -145,7 +145,7 @@ def test_model_server_down_10s_in_mid_batch(tmp_path: Path, model_server: ModelS
 
 
 def test_outage_longer_than_the_wait_fails_the_rest_and_only_failed_reruns_them(
-        tmp_path: Path, model_server: ModelServerProcess) -> None:
+        tmp_path: Path, model_server: OpenAIServerProcess) -> None:
     env = vllm_env(tmp_path, model_server, OUTAGE_MAX_WAIT_S="2")
     key = create_key(env, "outage-long", "client")
     auth = {"X-API-Key": key}
