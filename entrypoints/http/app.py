@@ -44,10 +44,15 @@ ROUTES = [
     batches.batch_extract, batches.batch_extract_async, batches.batch_extract_upload,
     batches.batch_extract_upload_async, batches.batch_extract_rerun, batches.batch_extract_rerun_async,
     jobs.get_job, jobs.job_result, jobs.cancel_job, jobs.list_jobs, runs.list_runs, runs.get_run,
-    artifacts.run_item, artifacts.list_artifacts, artifacts.read_artifact, artifacts.read_raw,
+    artifacts.run_item,
     site.analyze, site.billing_remaining,
     evaluation.create_ground_truth, evaluation.list_ground_truths, evaluation.get_ground_truth,
     evaluation.replace_ground_truth, evaluation.delete_ground_truth, evaluation.ground_truth_from_run,
+]
+# With DEBUG_MODE=0 these routes do not exist at all: not routed (a plain 404 before any input
+# is looked at) and not in the OpenAPI document.
+DEBUG_ROUTES = [
+    artifacts.list_artifacts, artifacts.read_artifact, artifacts.read_raw,
     evaluation.eval_batch_vs_gt, evaluation.export_run,
 ]
 
@@ -79,7 +84,7 @@ def create_app(container: Container) -> Litestar:
             await close_services(container)
 
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *(DEBUG_ROUTES if settings.debug_mode else [])],
         dependencies={
             "principal": Provide(provide_principal),
             **{name: _provider(name) for name in USE_CASES},

@@ -78,10 +78,20 @@ def test_run_item_bad_id_is_400_and_unknown_is_404(api: Api) -> None:
     assert_envelope(api.client.get("/v1/runs/item/nope", headers=api.auth()), 404, "not_found")
 
 
-def test_debug_surface_is_404_when_debug_is_off(api: Api) -> None:
+def test_debug_surface_does_not_exist_when_debug_is_off(api: Api) -> None:
     make_extract(api, "admin", "dbg-off")
-    for path in ("/v1/debug/artifacts", "/v1/debug/artifacts/dbg-off", "/v1/debug/artifacts/dbg-off/raw"):
+    for path in ("/v1/debug/artifacts", "/v1/debug/artifacts/dbg-off", "/v1/debug/artifacts/dbg-off/raw",
+                 "/v1/debug/artifacts?limit=0", "/v1/debug/runs/x/export", "/v1/debug/artifacts/..%2Fx"):
         assert_envelope(api.client.get(path, headers=api.auth("admin")), 404, "not_found")
+    # Not even its input is looked at, and no key is asked for: the route is not there.
+    assert_envelope(api.client.post("/v1/debug/eval/batch_vs_gt", content=b"{not json"), 404, "not_found")
+    paths = api.client.get("/schema/openapi.json").json()["paths"]
+    assert not [p for p in paths if p.startswith("/v1/debug")]
+
+
+def test_the_debug_surface_is_documented_when_debug_is_on(make_api: Any) -> None:
+    paths = make_api(debug_mode=True).client.get("/schema/openapi.json").json()["paths"]
+    assert {"/v1/debug/artifacts", "/v1/debug/eval/batch_vs_gt", "/v1/debug/runs/{run_id}/export"} <= set(paths)
 
 
 def test_debug_surface_with_debug_on(make_api: Any) -> None:

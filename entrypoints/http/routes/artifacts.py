@@ -1,4 +1,5 @@
-"""Reading artifacts: /v1/runs/item/{request_id} and the debug surface (SPEC §8)."""
+"""Reading artifacts: /v1/runs/item/{request_id} and the debug surface (SPEC §8), which is
+registered only with DEBUG_MODE=1 (entrypoints/http/app.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar.params import FromPath, Parameter
 
 from application.artifacts import ArtifactReader
 from domain.auth import Principal, Scope, require_scopes
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import InvalidInputError
 from entrypoints.http.openapi import AUTH, errors
 from entrypoints.http.schemas import ArtifactListOut, ArtifactSummaryOut, RawOut
 
@@ -25,12 +26,6 @@ async def run_item(request: Request, request_id: FromPath[str], principal: Named
     return await artifacts.read_extract(request_id, principal, include_raw=include_raw)
 
 
-def _debug_gate(request: Request, principal: NamedDependency[Principal]) -> None:
-    if not request.app.state.services.settings.debug_mode:
-        raise NotFoundError("no such route")
-    require_scopes(principal, Scope.DEBUG_READ_RAW)
-
-
 @get("/v1/debug/artifacts", tags=["debug"], summary="Extract artifacts of one day",
      responses=errors(400, *AUTH, 404))
 async def list_artifacts(
@@ -38,7 +33,7 @@ async def list_artifacts(
     date: Annotated[str | None, Parameter(description="YYYY-MM-DD, default today (UTC)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
 ) -> ArtifactListOut:
-    _debug_gate(request, principal)
+    require_scopes(principal, Scope.DEBUG_READ_RAW)
     day = date or datetime.now(UTC).strftime("%Y-%m-%d")
     try:
         datetime.strptime(day, "%Y-%m-%d")
@@ -52,13 +47,13 @@ async def list_artifacts(
      responses=errors(400, *AUTH, 404))
 async def read_artifact(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal],
                         artifacts: NamedDependency[ArtifactReader]) -> dict[str, Any]:
-    _debug_gate(request, principal)
+    require_scopes(principal, Scope.DEBUG_READ_RAW)
     return await artifacts.read_extract(request_id, principal, include_raw=True)
 
 
 @get("/v1/debug/artifacts/{request_id:str}/raw", tags=["debug"], summary="The model's raw text",
      responses=errors(400, *AUTH, 404))
 async def read_raw(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader]) -> RawOut:
-    _debug_gate(request, principal)
+    require_scopes(principal, Scope.DEBUG_READ_RAW)
     artifact = await artifacts.read_extract(request_id, principal, include_raw=True)
     return RawOut(request_id=request_id, raw=artifact.get("raw"))

@@ -15,7 +15,7 @@ from application.ground_truths import GroundTruthStore
 from application.run_export import RunExporter
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal, Scope, require_scopes
-from domain.errors import InvalidInputError, NotFoundError, UnsupportedMediaError
+from domain.errors import InvalidInputError, UnsupportedMediaError
 from domain.ids import check_id
 from entrypoints.http.openapi import AUTH, errors
 from entrypoints.http.schemas import (
@@ -111,16 +111,10 @@ async def ground_truth_from_run(data: JSONBody[FromRunIn], principal: NamedDepen
     return GroundTruthOut(**made)
 
 
-def _debug_on(request: Request) -> None:
-    if not request.app.state.services.settings.debug_mode:
-        raise NotFoundError("no such route")
-
-
 @post("/v1/debug/eval/batch_vs_gt", tags=["debug"], summary="Evaluate a run against ground truth", status_code=200,
       responses=errors(400, *AUTH, 404, 422))
 async def eval_batch_vs_gt(request: Request, data: JSONBody[EvalIn], principal: NamedDependency[Principal],
                            evaluator: NamedDependency[Evaluator]) -> EvalOut:
-    _debug_on(request)
     require_scopes(principal, Scope.DEBUG_RUN)
     body = await evaluator.evaluate_run(principal, run_id=data.run_id, gt=data.gt, gt_id=data.gt_id,
                                         batch_date=data.batch_date, str_mode=data.str_mode,
@@ -132,7 +126,6 @@ async def eval_batch_vs_gt(request: Request, data: JSONBody[EvalIn], principal: 
      responses=errors(400, *AUTH, 404), media_type="application/gzip")
 async def export_run(request: Request, run_id: FromPath[str], principal: NamedDependency[Principal],
                      exporter: NamedDependency[RunExporter]) -> Response[bytes]:
-    _debug_on(request)
     require_scopes(principal, Scope.DEBUG_READ_RAW)
     data = await exporter.export(check_id(run_id, "run_id"), principal)
     return Response(data, media_type="application/gzip",
