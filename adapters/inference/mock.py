@@ -9,6 +9,8 @@ id, so the same request gives the same answer. Request-id prefixes drive the fai
 * ``mock_fail_upstream`` — an upstream 503 after ``max_attempts`` attempts, as the vLLM
   client would report it;
 * ``mock_slow_<ms>``     — waits ``ms`` milliseconds, then answers normally.
+
+Like a real model, an answer stops after ``max_tokens`` (about 4 characters a token).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ MAX_SLOW_MS = 600_000
 _SLOW = re.compile(r"^mock_slow_(\d+)")
 _UPSTREAM_MESSAGE = "HTTP 503: mock upstream unavailable"
 POOL_SIZE = 16
+# A real model stops after max_tokens tokens (finish_reason "length"); about 4 characters each.
+CHARS_PER_TOKEN = 4
 _MAX_POOLS = 64
 # canonical schema JSON -> POOL_SIZE answer texts (JSON), filled lazily per sample.
 _POOLS: dict[str, list[str | None]] = {}
@@ -127,6 +131,9 @@ class MockInferenceClient:
             text = json.dumps(_schema_violation(request.json_schema))
         else:
             text = _sample_text(request.json_schema, rid)
+        limit = max(1, request.max_tokens) * CHARS_PER_TOKEN
+        if len(text) > limit:  # cut where a real model would stop: usually no longer valid JSON
+            text = text[:limit]
         return InferenceOutcome(
             model_id=self._model_id,
             text=text,

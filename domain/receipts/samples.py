@@ -23,6 +23,7 @@ from domain.receipts.validation import resolve_pointer, validator_for
 _ATTEMPTS = 8
 _BRANCH_TRIES = 3
 _MAX_DEPTH = 8  # beyond it: optional properties dropped, arrays at minItems, null preferred
+_HARD_DEPTH = 3 * _MAX_DEPTH  # beyond it: no value at all (a schema requiring itself has no finite instance)
 _KEY_ORDER = ("object", "array", "string", "number", "integer", "boolean", "null")
 
 
@@ -69,6 +70,8 @@ class _Walker:
         return {k: v for k, v in schema.items() if k != "allOf"} if isinstance(schema, dict) else schema
 
     def sample(self, schema: Any, depth: int, name: str, parent: str) -> Any:
+        if depth > _HARD_DEPTH:
+            return None
         original = schema
         schema = self.normalize(schema)
         if schema is True or schema == {}:

@@ -17,6 +17,7 @@ from jsonschema.exceptions import SchemaError
 
 from domain.errors import InvalidInputError
 from domain.receipts.fast_accept import Check, compile_accept
+from domain.receipts.schema_limits import limits_problem, ref_cycle_problem
 
 MAX_ISSUES = 50
 _MAX_REPR = 80
@@ -155,6 +156,8 @@ def check_schema(schema: Any) -> None:
     """
     if not isinstance(schema, dict):
         raise InvalidInputError("schema must be a JSON object (draft 2020-12 JSON Schema)")
+    if problem := limits_problem(schema):  # first: the checks below walk the schema recursively
+        raise InvalidInputError(f"schema is not usable: {problem}")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -168,5 +171,5 @@ def check_schema(schema: Any) -> None:
     types = root_type if isinstance(root_type, list) else [root_type]
     if root_type is not None and "object" not in types:
         raise InvalidInputError("schema root must describe an object (\"type\": \"object\")")
-    if problem := _local_ref_problem(schema, schema):
+    if problem := _local_ref_problem(schema, schema) or ref_cycle_problem(schema, resolve_pointer):
         raise InvalidInputError(f"schema is not usable: {problem}")

@@ -192,3 +192,51 @@ def test_debug_schema_and_prompt_override(make_api: Any) -> None:
     assert body["meta"]["max_tokens_effective"] == 64
     bad = extract(api, role="debugger", debug={"schema_override": {"type": "no-such-type"}})
     assert bad.status_code == 400
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object"}
+    node = schema
+    for _ in range(depth):
+        node["properties"] = {"a": {"type": "object"}}
+        node = node["properties"]["a"]
+    return schema
+
+
+@pytest.mark.parametrize(("override", "says"), [
+    (_nested(200), "nested deeper than 32"),
+    ({"type": "object", "$defs": {"x": {"$ref": "#/$defs/y"}, "y": {"$ref": "#/$defs/x"}},
+      "properties": {"a": {"$ref": "#/$defs/x"}}}, "refers back to itself"),
+    ({"type": "object", "properties": {"a": {"type": "string", "minLength": 500_000_000}},
+      "required": ["a"]}, "minLength 500000000 is over"),
+    ({"type": "object", "properties": {f"p{i}": {"type": "string", "description": "x" * 200} for i in range(400)}},
+     "larger than 65536 bytes"),
+])
+def test_a_hostile_schema_override_is_a_400_before_anything_walks_it(make_api: Any, override: dict[str, Any],
+                                                                     says: str) -> None:
+    api = make_api(debug_mode=True)
+    error = assert_envelope(extract(api, role="debugger", request_id="hostile-schema",
+                                    debug={"schema_override": override}), 400, "bad_request")
+    assert says in error["message"]
+    assert not list(api.artifacts_dir.rglob("hostile-schema*"))
+
+
+def test_a_schema_requiring_itself_gets_a_bounded_answer(make_api: Any) -> None:
+    """No finite instance exists: the mock stops like a real model would, and the call is a 200
+    with the output's schema errors, not a crash."""
+    api = make_api(debug_mode=True)
+    override = {"type": "object", "properties": {"a": {"$ref": "#"}}, "required": ["a"]}
+    r = extract(api, role="debugger", debug={"schema_override": override, "max_tokens": 64})
+    body = r.json()
+    assert r.status_code == 200 and body["parsed"] is None
+    assert body["error"]["code"] in ("schema_validation_failed", "invalid_model_output")
+
+
+def test_the_mock_stops_at_max_tokens(make_api: Any) -> None:
+    api = make_api(debug_mode=True)
+    override = {"type": "object", "properties": {"a": {"type": "string", "minLength": 60_000}}, "required": ["a"]}
+    r = extract(api, role="debugger", debug={"schema_override": override, "max_tokens": 100})
+    body = r.json()
+    assert r.status_code == 200 and body["error"]["code"] == "invalid_model_output"
+    stored = api.artifact(body["artifact_rel"])
+    assert len(stored["raw"]) <= 100 * 4
