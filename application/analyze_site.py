@@ -98,8 +98,9 @@ class SiteAnalyzer:
         timings["parse_ms"] = _ms(t0)
         resolution = resolve_prodclass(answer.prodclass_raw, answer.prodclass_score, await site_scores,
                                        self._config.prodclass)
-        goods = refine_goods(answer.goods_type, company_name=cmd.company_name, okved=cmd.okved,
-                             description=answer.description, text=cmd.text_par)
+        # Scans the whole site text: off the event loop, so a long text stalls nothing else.
+        goods = await asyncio.to_thread(refine_goods, answer.goods_type, company_name=cmd.company_name,
+                                        okved=cmd.okved, description=answer.description, text=cmd.text_par)
         (description_vector, t_desc), (goods_items, goods_info, t_goods), (equipment_items, equip_info, t_eq) = \
             await asyncio.gather(
                 self._timed_description(answer, cmd, calls),

@@ -12,6 +12,7 @@ are non-zero. A site text starting with a trigger drives the failure paths:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import msgspec
@@ -53,7 +54,9 @@ class MockChatModel:
                                                           "code": error.code})
                 raise error(reason, details={"retryable": True, "attempts": len(calls),
                                              "calls": calls})
-        answer = NOT_THE_TEMPLATE if text.startswith("mock_fail_answer") else compose_answer(message)
+        # Text processing off the event loop: one long site text must not stall other requests.
+        answer = NOT_THE_TEMPLATE if text.startswith("mock_fail_answer") else await asyncio.to_thread(
+            compose_answer, message)
         usage = TokenUsage(
             input_tokens=estimate_tokens("".join(m.content for m in messages)),
             output_tokens=estimate_tokens(answer),

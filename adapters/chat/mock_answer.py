@@ -22,6 +22,8 @@ from domain.site.text import words
 
 SCORE = 0.8
 MAX_ITEMS = 6
+READ_CHARS = 200_000
+_CLAUSE_WINDOW = 500
 _MARKER = re.compile(
     r"^\s*(?:#+\s*)?(?:site[_ ]text|text[_ ]par|текст(?:\s+с)?\s+сайта|site)\s*[:=]?\s*$",
     re.IGNORECASE | re.MULTILINE,
@@ -62,8 +64,9 @@ def site_text(message: str) -> str:
 
 
 def compose_answer(message: str) -> str:
-    """The template answer for the last user message."""
-    text = site_text(message)
+    """The template answer for the last user message. Like a model's context window, it reads
+    at most ``READ_CHARS`` of the site text (a 6 MB text must not cost seconds of CPU)."""
+    text = site_text(message)[:READ_CHARS]
     goods = _items(text, _GOODS_CUES) or _frequent(text, skip=())
     equipment = _items(text, _EQUIPMENT_CUES) or _frequent(text, skip=goods)
     return format_answer(
@@ -107,11 +110,16 @@ def _items(text: str, cues: tuple[str, ...]) -> list[str]:
     lowered = text.casefold().replace("ё", "е")
     for cue in cues:
         for match in re.finditer(rf"(?<!\w){cue}(?!\w)", lowered):
-            clause = _CLAUSE.split(text[match.end():], maxsplit=1)[0]
+            # A clause ends within a few hundred characters; never split the rest of a long text
+            # once per match (that was quadratic in the text's length).
+            window = text[match.end():match.end() + _CLAUSE_WINDOW]
+            clause = _CLAUSE.split(window, maxsplit=1)[0]
             for part in _ITEM_SPLIT.split(clause):
                 item = " ".join(part.strip(" «»\"'()").split()[:5])
                 if len(item) >= 3 and words(item) and item.casefold() not in map(str.casefold, found):
                     found.append(item)
+            if len(found) >= MAX_ITEMS:
+                return found[:MAX_ITEMS]
     return found[:MAX_ITEMS]
 
 
