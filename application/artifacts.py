@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from application.ports.artifact_index import ArtifactIndex, IndexPage
+from application.ports.artifact_index import ArtifactIndex, IndexEntry, IndexPage
 from application.ports.blobs import BlobStore
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal, can_see
@@ -61,3 +61,10 @@ class ArtifactReader:
             }
             for info in infos
         ]
+
+
+def visible_run(entry: IndexEntry | None, principal: Principal, batch_date: str | None) -> bool:
+    """Is this run there for this caller (and on ``batch_date``, when given)? Another owner's run
+    answers exactly like a missing one, whatever its day."""
+    return (entry is not None and can_see(principal, entry.owner_key_id)
+            and (batch_date is None or entry.day == batch_date))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from application.artifacts import ArtifactReader
+from application.artifacts import ArtifactReader, visible_run
 from application.batch_types import BatchItemInput, BatchPlan
 from application.ports.artifact_index import ArtifactIndex
 from application.ports.data_root import DataRoot
@@ -75,8 +75,9 @@ class BatchPlanner:
         self._tasks.get(task_id)
         check_id(source_run_id, "run_id")
         entry = await self._index.get(ArtifactKind.BATCH, source_run_id)
-        if entry is None or (batch_date is not None and entry.day != batch_date):
+        if not visible_run(entry, principal, batch_date):  # another owner's run looks missing, its day too
             raise NotFoundError(f"no run {source_run_id}" + (f" on {batch_date}" if batch_date else ""))
+        assert entry is not None
         if entry.created_at < self._clock() - timedelta(days=max_days):
             raise InvalidInputError(f"run {source_run_id} is older than max_days={max_days}",
                                     details={"field": "max_days"})

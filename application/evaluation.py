@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from application.artifacts import ArtifactReader
+from application.artifacts import ArtifactReader, visible_run
 from application.ground_truths import GroundTruthStore, basename, normalise_records
 from application.ports.artifact_index import ArtifactIndex, IndexEntry
 from application.ports.blobs import BlobStore
@@ -45,8 +45,9 @@ class Evaluator:
                 "errors": [{"path": "$.str_mode", "message": f"one of {', '.join(STR_MODES)}"}]})
         check_id(run_id, "run_id")
         entry = await self._index.get(ArtifactKind.BATCH, run_id)
-        if entry is None or (batch_date is not None and entry.day != batch_date):
+        if not visible_run(entry, principal, batch_date):  # another owner's run looks missing, its day too
             raise NotFoundError(f"no run {run_id}" + (f" on {batch_date}" if batch_date else ""))
+        assert entry is not None
         run = await self._artifacts.read(ArtifactKind.BATCH, run_id, principal)
         records = normalise_records(gt) if gt is not None else await self._gts.records(gt_id, principal)
         schema = self._tasks.get(run["task_id"]).json_schema

@@ -259,3 +259,26 @@ def test_resubmitting_a_run_whose_batch_artifact_was_never_written_reuses_its_fi
     asyncio.run(api.index.delete("batch", "cut-short-2"))
     changed = upload(api, [("a.png", image_bytes(size=(91, 20)))], run_id="cut-short-2").json()
     assert changed["items"][0]["error"]["code"] == "artifact_exists"
+
+
+def test_another_owners_run_answers_exactly_like_a_missing_one(make_api: Any) -> None:
+    """Issue 12: rerun (and eval) must not tell another owner's run from a missing one, nor its day."""
+    api = make_api(debug_mode=True)
+    source = upload(api, [("a.png", image_bytes())], role="admin", run_id="owned-by-admin").json()
+    day = source["created_at"][:10]
+
+    def answer(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        r = api.client.post(path, headers=api.auth("debugger"), json=body)
+        error = dict(r.json()["error"])
+        error.pop("request_id")
+        return r.status_code, error
+
+    for path, body in (("/v1/batch_extract_rerun", {"task_id": "receipt_fields_v1"}),
+                       ("/v1/debug/eval/batch_vs_gt", {"gt": [{"file": "a.png"}]})):
+        for date in (None, day, "2001-01-01"):
+            extra = {"batch_date": date} if date else {}
+            theirs = answer(path, {**body, "run_id": "owned-by-admin", **extra})
+            missing = answer(path, {**body, "run_id": "owned-by-nobody", **extra})
+            assert theirs[0] == missing[0] == 404
+            assert theirs[1] == {**missing[1], "message": missing[1]["message"].replace("owned-by-nobody",
+                                                                                         "owned-by-admin")}
