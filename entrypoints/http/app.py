@@ -19,7 +19,7 @@ from entrypoints.container import (
     start_job_runner,
     stop_job_runner,
 )
-from entrypoints.http.auth import provide_principal
+from entrypoints.http.auth import authenticate_first, provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestContextMiddleware
 from entrypoints.http.routes import (
@@ -90,6 +90,7 @@ def create_app(container: Container) -> Litestar:
             **{name: _provider(name) for name in USE_CASES},
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        guards=[authenticate_first],
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_bytes,
         openapi_config=OpenAPIConfig(

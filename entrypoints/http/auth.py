@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
 
 from domain.auth import Principal
 from domain.errors import UnauthenticatedError
 
 
-def api_key_from_headers(request: Request) -> str | None:
+def api_key_from_headers(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
@@ -24,4 +28,16 @@ def api_key_from_headers(request: Request) -> str | None:
 
 
 async def provide_principal(request: Request) -> Principal:
+    principal = request.scope.get("state", {}).get("principal")
+    if isinstance(principal, Principal):
+        return principal  # authenticated by the guard, before the body was read
     return await request.app.state.services.authenticator.authenticate(api_key_from_headers(request))
+
+
+async def authenticate_first(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """A guard: Litestar runs guards before it reads and decodes a body, so a request without a
+    valid key is a 401 before a byte of its (possibly huge) body is read (issue 12). Only routes
+    that take the ``principal`` are guarded; health, readiness, metrics and the schema stay open."""
+    if "principal" in handler.parsed_fn_signature.parameters:
+        principal = await connection.app.state.services.authenticator.authenticate(api_key_from_headers(connection))
+        connection.scope.setdefault("state", {})["principal"] = principal
