@@ -9,6 +9,9 @@ from datetime import datetime
 
 from domain.errors import InvalidInputError
 
+# An id is at most 128 characters and a timestamp ~32: base64 of the pair stays far below this.
+MAX_CURSOR_CHARS = 512
+
 
 def encode_cursor(created_at: datetime, artifact_id: str) -> str:
     raw = json.dumps([created_at.isoformat(), artifact_id], separators=(",", ":")).encode()
@@ -17,11 +20,13 @@ def encode_cursor(created_at: datetime, artifact_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The position after which the next page starts; ``InvalidInputError`` if malformed."""
+    if len(cursor) > MAX_CURSOR_CHARS:  # ours are ~100 characters; a longer one is not ours
+        raise _bad_cursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, artifact_id = json.loads(raw)
         created_at = datetime.fromisoformat(created)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, RecursionError):
         raise _bad_cursor() from None
     if not isinstance(artifact_id, str) or created_at.tzinfo is None:
         raise _bad_cursor()

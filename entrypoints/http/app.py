@@ -22,6 +22,7 @@ from entrypoints.container import (
 from entrypoints.http.auth import authenticate_first, provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestContextMiddleware
+from entrypoints.http.request import ClientRequest
 from entrypoints.http.routes import (
     artifacts,
     batches,
@@ -93,6 +94,7 @@ def create_app(container: Container) -> Litestar:
         guards=[authenticate_first],
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_bytes,
+        request_class=ClientRequest,
         openapi_config=OpenAPIConfig(
             title="OCR Orchestrator", version=package_version(), path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],

@@ -4,13 +4,13 @@ contract suites as the SQL stores (tests/contracts), for use-case and HTTP API t
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from adapters.store.cursor import decode_cursor
 from application.ports.api_keys import ApiKeyRecord
 from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry, IndexPage
 from domain.errors import (
@@ -234,13 +234,5 @@ def _encode_cursor(entry: IndexEntry) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, artifact_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        created_at = datetime.fromisoformat(created)
-        if not isinstance(artifact_id, str) or created_at.tzinfo is None:
-            raise ValueError(cursor)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise InvalidInputError("malformed cursor", details={"field": "cursor"}) from None
+    created_at, artifact_id = decode_cursor(cursor)  # the stores' own codec: the same refusals
     return created_at.astimezone(UTC), artifact_id

@@ -17,6 +17,7 @@ from domain.artifacts import ArtifactKind
 from domain.auth import Principal, Scope, require_scopes
 from domain.errors import InvalidInputError, UnsupportedMediaError
 from domain.ids import check_id
+from domain.json_nesting import decode_json
 from entrypoints.http.openapi import AUTH, errors
 from entrypoints.http.schemas import (
     EvalIn,
@@ -45,7 +46,7 @@ async def _gt_body(request: Request) -> tuple[Any, dict[str, str]]:
     else:
         raise UnsupportedMediaError("send the ground truth as application/json or multipart/form-data")
     try:
-        return msgspec.json.decode(raw), fields
+        return decode_json(raw), fields
     except msgspec.DecodeError:
         raise InvalidInputError("the ground truth is not valid JSON") from None
 
