@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from litestar import Request
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from domain.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
 
@@ -71,15 +73,19 @@ class UploadForm:
         for f in self.files:
             f.release()
         if self.spool_dir is not None:
-            for leftover in self.spool_dir.glob("*.part"):  # a part cut off mid-body
-                leftover.unlink(missing_ok=True)
-            self.spool_dir.rmdir()
+            shutil.rmtree(self.spool_dir, ignore_errors=True)  # with a part cut off mid-body
             self.spool_dir = None
+
+    def spool_path(self, index: int) -> Path:
+        """Where a part too big for memory goes; the directory exists only once one does."""
+        if self.spool_dir is None:
+            self.spool_dir = Path(tempfile.mkdtemp(prefix="ocr-upload-"))
+        return self.spool_dir / f"{index:06d}.part"
 
 
 class _Receiver:
-    def __init__(self, spool_dir: Path, *, file_field: str, max_files: int, max_file_bytes: int) -> None:
-        self.form = UploadForm(spool_dir=spool_dir)
+    def __init__(self, *, file_field: str, max_files: int, max_file_bytes: int) -> None:
+        self.form = UploadForm()
         self._file_field, self._max_files, self._max_file_bytes = file_field, max_files, max_file_bytes
         self._headers: dict[str, bytes] = {}
         self._header_name = b""
@@ -140,8 +146,7 @@ class _Receiver:
                 self._buffer += chunk
                 return
             if self._fh is None:  # too big for memory: spill what we have, stream the rest
-                index = len(self.form.files)
-                self._fh = (self.form.spool_dir / f"{index:06d}.part").open("wb")  # type: ignore[operator]
+                self._fh = self.form.spool_path(len(self.form.files)).open("wb")
                 self._fh.write(self._buffer)
                 self._buffer = bytearray()
             self._fh.write(chunk)
@@ -228,20 +233,19 @@ async def receive_upload(request: Request, *, store: StoreFile, file_field: str 
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UnsupportedMediaError("the body must be multipart/form-data")
-    receiver = _Receiver(Path(tempfile.mkdtemp(prefix="ocr-upload-")), file_field=file_field,
-                         max_files=max_files, max_file_bytes=max_file_bytes)
-    parser = MultipartParser(params[b"boundary"], receiver.callbacks())
+    receiver = _Receiver(file_field=file_field, max_files=max_files, max_file_bytes=max_file_bytes)
+    parser = _parser(params[b"boundary"], receiver)
     stores = _Stores(store, max_pending)
     try:
         async for chunk in request.stream():
-            parser.write(chunk)
+            _write(parser, chunk)
             if on_first_file is not None and receiver.file_started:
                 first, on_first_file = on_first_file, None
                 await first(dict(receiver.form.fields))
             if receiver.finished:
                 finished, receiver.finished = receiver.finished, []
                 await stores.start(finished)
-        parser.finalize()
+        _finish(parser)
         if on_first_file is not None and receiver.file_started:
             await on_first_file(dict(receiver.form.fields))
         await stores.start(receiver.finished)
@@ -252,3 +256,31 @@ async def receive_upload(request: Request, *, store: StoreFile, file_field: str 
         receiver.form.cleanup()
         raise
     return receiver.form
+
+
+# What the parser found wrong, in words that echo nothing of the body.
+_MALFORMED = "the body is not valid multipart/form-data"
+
+
+def _parser(boundary: bytes, receiver: _Receiver) -> MultipartParser:
+    if not boundary:
+        raise InvalidInputError(f"{_MALFORMED}: the boundary is empty", details={"field": "boundary"})
+    try:
+        return MultipartParser(boundary, receiver.callbacks())
+    except FormParserError:  # a boundary over 256 characters
+        raise InvalidInputError(f"{_MALFORMED}: the boundary is too long", details={"field": "boundary"}) from None
+
+
+def _write(parser: MultipartParser, chunk: bytes) -> None:
+    try:
+        parser.write(chunk)
+    except FormParserError as exc:  # the receiver's own refusals are DomainErrors and pass through
+        reason = ("a part has too many or too large headers" if str(exc).startswith("Maximum header")
+                  else "it does not follow the boundary and part-header syntax")
+        raise InvalidInputError(f"{_MALFORMED}: {reason}") from None
+
+
+def _finish(parser: MultipartParser) -> None:
+    parser.finalize()
+    if parser.state != MultipartState.END:  # a form cut off before its closing boundary
+        raise InvalidInputError(f"{_MALFORMED}: it ends before the closing boundary")
