@@ -22,7 +22,10 @@ class LocalDataRoot:
 
     def _inside(self, candidate: Path) -> Path:
         root = self._root.resolve()
-        resolved = candidate.resolve()
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop
+            raise InvalidInputError("images_dir is not a usable path", details={"field": "images_dir"}) from None
         if resolved != root and root not in resolved.parents:
             raise InvalidInputError("path is outside DATA_ROOT", details={"field": "images_dir"})
         return resolved
@@ -50,17 +53,25 @@ class LocalDataRoot:
         return directory / path.name
 
     def _list(self, images_dir: str, glob: str, limit: int | None) -> list[str]:
+        for field, value in (("images_dir", images_dir), ("glob", glob)):
+            if "\x00" in value:  # the OS cannot name it: refused before any path is built
+                raise InvalidInputError(f"{field} contains a NUL character", details={"field": field})
         if Path(images_dir).is_absolute() and not images_dir.startswith(str(self._root.resolve())):
             base = self._inside(Path(images_dir))
         else:
             base = self._inside(self._root / images_dir)
-        if not base.is_dir():
+        if not _is_dir(base):
             raise InvalidInputError("images_dir is not a directory under DATA_ROOT", details={"field": "images_dir"})
         if ".." in Path(glob).parts or Path(glob).is_absolute():
             raise InvalidInputError("glob must stay inside images_dir", details={"field": "glob"})
         root = self._root.resolve()
+        try:
+            candidates = list(base.glob(glob))
+        except (ValueError, IndexError, NotImplementedError):  # e.g. "**.png": pathlib refuses the pattern
+            raise InvalidInputError("glob is not a valid pattern (e.g. '**' must be a whole path component)",
+                                    details={"field": "glob"}) from None
         found = []
-        for path in base.glob(glob):
+        for path in candidates:
             if path.suffix.lower() not in IMAGE_EXTENSIONS or not path.is_file():
                 continue
             try:
@@ -82,3 +93,10 @@ class LocalDataRoot:
 
     async def read(self, path: str) -> bytes:
         return await asyncio.to_thread(self._read, path)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. a component longer than the filesystem allows
+        return False
