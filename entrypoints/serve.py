@@ -46,5 +46,6 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on",
+        http="entrypoints.server_protocol:EnvelopeHttpToolsProtocol",  # parser refusals get the envelope
     )
     return 0
