@@ -19,9 +19,11 @@ from entrypoints.container import (
     start_job_runner,
     stop_job_runner,
 )
+from entrypoints.http.allow import with_options
 from entrypoints.http.auth import authenticate_first, provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestContextMiddleware
+from entrypoints.http.openapi import SECURITY_COMPONENTS
 from entrypoints.http.request import ClientRequest
 from entrypoints.http.routes import (
     artifacts,
@@ -35,6 +37,7 @@ from entrypoints.http.routes import (
     runs,
     site,
 )
+from entrypoints.http.strict_body import check_body_types
 from entrypoints.logs import configure_logging, register_secret
 from entrypoints.runtime import tune_gc
 from entrypoints.services import package_version
@@ -85,18 +88,19 @@ def create_app(container: Container) -> Litestar:
             await close_services(container)
 
     app = Litestar(
-        route_handlers=[*ROUTES, *(DEBUG_ROUTES if settings.debug_mode else [])],
+        route_handlers=with_options([*ROUTES, *(DEBUG_ROUTES if settings.debug_mode else [])]),
         dependencies={
             "principal": Provide(provide_principal),
             **{name: _provider(name) for name in USE_CASES},
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=check_body_types,
         guards=[authenticate_first],
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_bytes,
         request_class=ClientRequest,
         openapi_config=OpenAPIConfig(
-            title="OCR Orchestrator", version=package_version(), path="/schema",
+            title="OCR Orchestrator", version=package_version(), path="/schema", components=SECURITY_COMPONENTS,
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         logging_config=None,

@@ -52,13 +52,29 @@ def domain_error_handler(_: Request, exc: DomainError) -> Response[dict[str, Any
     return envelope(status, exc.code, exc.message, exc.details, headers)
 
 
+_PARAMETER_SOURCES = ("query", "path", "header", "cookie")
+
+
+def _source(item: dict[str, Any]) -> str | None:
+    source = item.get("source")
+    return getattr(source, "value", source)  # litestar's ParamType is a str Enum
+
+
 def validation_handler(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    items = [item for item in exc.extra or [] if isinstance(item, dict)]
+    parameters = [item for item in items if _source(item) in _PARAMETER_SOURCES]
+    if parameters:
+        # SPEC §4: a malformed query, path or header parameter is a bad request (400);
+        # 422 is for a body that fails validation.
+        errors = [{"path": f"{_source(item)}.{item.get('key')}", "message": str(item.get("message", "invalid value"))}
+                  for item in parameters]
+        return envelope(400, "bad_request", "invalid request parameters",
+                        {"field": parameters[0].get("key"), "errors": errors})
     errors = []
-    for item in exc.extra or []:
-        if isinstance(item, dict):
-            key = item.get("key")
-            path = "$" if key in (None, "data") else f"$.{key}"
-            errors.append({"path": path, "message": str(item.get("message", "invalid value"))})
+    for item in items:
+        key = item.get("key")
+        path = "$" if key in (None, "data") else f"$.{key}"
+        errors.append({"path": path, "message": str(item.get("message", "invalid value"))})
     return envelope(422, "validation_error", "the request failed validation", {"errors": errors})
 
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import PathParameter, QueryParameter
 
-IdStr = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+from domain.ids import ID_PATTERN
+
+# SPEC §4 ids: the pattern, and no "..", which the use cases refuse (400) before any storage path.
+_NO_DOUBLE_DOT = {"not": {"pattern": r"\.\."}}
+IdStr = Annotated[str, msgspec.Meta(pattern=ID_PATTERN.pattern, extra_json_schema={"extra": _NO_DOUBLE_DOT})]
+PathId = Annotated[str, PathParameter(pattern=ID_PATTERN.pattern, schema_extra=_NO_DOUBLE_DOT)]
+QueryId = Annotated[str | None, QueryParameter(pattern=ID_PATTERN.pattern, schema_extra=_NO_DOUBLE_DOT)]
+Cursor = Annotated[str | None, QueryParameter(
+    description="opaque: the previous page's next_cursor; absent or empty for the first page")]
 
 
 class ErrorBodyOut(msgspec.Struct):
@@ -23,7 +32,8 @@ class ErrorOut(msgspec.Struct):
 class DebugIn(msgspec.Struct, forbid_unknown_fields=True):
     prompt_override: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)] | None = None
     schema_override: dict[str, Any] | None = None
-    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] | None = None
+    # litestar drops a bound of 0 from the document (it tests the value's truth): restated as extra.
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0, extra_json_schema={"extra": {"minimum": 0}})] | None = None
     max_tokens: Annotated[int, msgspec.Meta(ge=1, le=131_072)] | None = None
 
 
@@ -31,7 +41,8 @@ class ExtractIn(msgspec.Struct):
     task_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     request_id: IdStr | None = None
     image_base64: str | None = None
-    image_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=512)] | None = None
+    image_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=512,
+                                           extra_json_schema={"extra": {"pattern": "^inputs/"}})] | None = None
     mime_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "image/jpeg"
     debug: DebugIn | None = None
 
@@ -148,7 +159,7 @@ class RawOut(msgspec.Struct):
     raw: str | None
 
 
-DateStr = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+DateStr = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 Concurrency = Annotated[int, msgspec.Meta(ge=1, le=64)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 
@@ -161,6 +172,10 @@ class BatchExtractIn(msgspec.Struct):
     run_id: IdStr | None = None
     limit: Limit | None = None
     gt_id: IdStr | None = None
+
+
+# litestar documents a list's own bounds but not its items' (restated as extra).
+_ERROR_CODE_ITEMS = {"items": {"type": "string", "minLength": 1, "maxLength": 64}}
 
 
 class BatchRerunIn(msgspec.Struct):
@@ -176,7 +191,7 @@ class BatchRerunIn(msgspec.Struct):
     # the new run keeps the other items' results as they were.
     only_failed: bool = False
     error_codes: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
-                           msgspec.Meta(min_length=1, max_length=50)] | None = None
+                           msgspec.Meta(min_length=1, max_length=50, extra_json_schema={"extra": _ERROR_CODE_ITEMS})] | None = None
 
 
 class BatchItemOut(msgspec.Struct):

@@ -13,7 +13,7 @@ class AnalyzeIn(msgspec.Struct):
     """Unknown fields are ignored. Catalogs: an array of {id, name, vec} or {"items": [...]}, or null;
     ``vec`` is an array of numbers, a pgvector literal "[0.1,-0.2]", {values, literal} or null."""
 
-    text_par: str
+    text_par: Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"pattern": r"\S"}})]  # blank: 400
     pars_id: PositiveId | None = None
     company_id: PositiveId | None = None
     company_name: str | None = None

@@ -156,13 +156,14 @@ def _validated(fields: dict[str, str], *, has_files: bool) -> BatchUpload:
         errors.append({"path": "$.task_id", "message": "Object missing required field `task_id`"})
     if not has_files:
         errors.append({"path": "$.files", "message": "at least one file is required"})
-    run_id = fields.get("run_id", "").strip() or None
+    # An empty id field is an absent one (as a form sends it); any other value is the id itself.
+    run_id = fields.get("run_id") or None
     if run_id is not None and not is_valid_id(run_id):
         errors.append({"path": "$.run_id", "message": "Expected `str` matching the id pattern"})
-    gt_id = fields.get("gt_id", "").strip() or None
+    gt_id = fields.get("gt_id") or None
     if gt_id is not None and not is_valid_id(gt_id):
         errors.append({"path": "$.gt_id", "message": "Expected `str` matching the id pattern"})
-    persist_raw = fields.get("persist_inputs", "").strip().lower()
+    persist_raw = fields.get("persist_inputs", "").lower()
     if persist_raw and persist_raw not in _TRUE | _FALSE:
         errors.append({"path": "$.persist_inputs", "message": "Expected a boolean"})
     concurrency = _int_field(fields, "concurrency", 4, 1, 64, errors)

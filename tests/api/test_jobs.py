@@ -91,7 +91,7 @@ def test_long_poll_returns_on_status_change(make_api: Any) -> None:
     while job["status"] not in ("succeeded", "failed"):
         job = api.client.get(f"/v1/jobs/{job_id}?wait=10", headers=api.auth()).json()
     assert time.monotonic() - started < 5
-    assert_envelope(api.client.get(f"/v1/jobs/{job_id}?wait=31", headers=api.auth()), 422, "validation_error")
+    assert_envelope(api.client.get(f"/v1/jobs/{job_id}?wait=31", headers=api.auth()), 400, "bad_request")
 
 
 def test_result_before_the_job_finishes_is_409(make_api: Any) -> None:

@@ -8,18 +8,18 @@ from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import Parameter
 
 from application.artifacts import ArtifactReader
 from domain.auth import Principal, Scope, require_scopes
 from domain.errors import InvalidInputError
-from entrypoints.http.openapi import AUTH, errors
-from entrypoints.http.schemas import ArtifactListOut, ArtifactSummaryOut, RawOut
+from entrypoints.http.openapi import AUTH, KEY, errors
+from entrypoints.http.schemas import ArtifactListOut, ArtifactSummaryOut, PathId, RawOut
 
 
 @get("/v1/runs/item/{request_id:str}", tags=["runs"], summary="One extract artifact",
-     responses=errors(400, *AUTH, 404))
-async def run_item(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal],
+     responses=errors(400, *AUTH, 404), security=KEY)
+async def run_item(request: Request, request_id: PathId, principal: NamedDependency[Principal],
                    artifacts: NamedDependency[ArtifactReader]) -> dict[str, Any]:
     require_scopes(principal, Scope.EXTRACT_RUN)
     include_raw = principal.has_scope(Scope.DEBUG_READ_RAW)
@@ -27,10 +27,11 @@ async def run_item(request: Request, request_id: FromPath[str], principal: Named
 
 
 @get("/v1/debug/artifacts", tags=["debug"], summary="Extract artifacts of one day",
-     responses=errors(400, *AUTH, 404))
+     responses=errors(400, *AUTH, 404), security=KEY)
 async def list_artifacts(
     request: Request, principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader],
-    date: Annotated[str | None, Parameter(description="YYYY-MM-DD, default today (UTC)")] = None,
+    date: Annotated[str | None, Parameter(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", schema_extra={"format": "date"},
+                                          description="YYYY-MM-DD, default today (UTC)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
 ) -> ArtifactListOut:
     require_scopes(principal, Scope.DEBUG_READ_RAW)
@@ -44,16 +45,16 @@ async def list_artifacts(
 
 
 @get("/v1/debug/artifacts/{request_id:str}", tags=["debug"], summary="One artifact, raw included",
-     responses=errors(400, *AUTH, 404))
-async def read_artifact(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal],
+     responses=errors(400, *AUTH, 404), security=KEY)
+async def read_artifact(request: Request, request_id: PathId, principal: NamedDependency[Principal],
                         artifacts: NamedDependency[ArtifactReader]) -> dict[str, Any]:
     require_scopes(principal, Scope.DEBUG_READ_RAW)
     return await artifacts.read_extract(request_id, principal, include_raw=True)
 
 
 @get("/v1/debug/artifacts/{request_id:str}/raw", tags=["debug"], summary="The model's raw text",
-     responses=errors(400, *AUTH, 404))
-async def read_raw(request: Request, request_id: FromPath[str], principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader]) -> RawOut:
+     responses=errors(400, *AUTH, 404), security=KEY)
+async def read_raw(request: Request, request_id: PathId, principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader]) -> RawOut:
     require_scopes(principal, Scope.DEBUG_READ_RAW)
     artifact = await artifacts.read_extract(request_id, principal, include_raw=True)
     return RawOut(request_id=request_id, raw=artifact.get("raw"))

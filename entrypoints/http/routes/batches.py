@@ -18,7 +18,7 @@ from domain.auth import Principal, Scope, require_scopes
 from domain.errors import InvalidInputError
 from domain.jobs import JobKind
 from entrypoints.http.accepted import accepted, fingerprint, idempotency_key
-from entrypoints.http.openapi import AUTH, UploadOperation, errors
+from entrypoints.http.openapi import AUTH, KEY, UploadOperation, errors
 from entrypoints.http.schemas import BatchExtractIn, BatchExtractOut, BatchRerunIn, JobAcceptedOut
 from entrypoints.http.uploads import BatchUpload, EarlyStart, plan_upload, read_upload
 
@@ -63,7 +63,7 @@ async def _submit(request: Request, plan: BatchPlan, principal: Principal, jobs:
 
 
 @post("/v1/batch_extract", tags=["batches"], summary="Batch over a DATA_ROOT folder (sync)", status_code=200,
-      responses=BATCH_ERRORS)
+      responses=BATCH_ERRORS, security=KEY)
 async def batch_extract(request: Request, data: JSONBody[BatchExtractIn], principal: NamedDependency[Principal],
                         planner: NamedDependency[BatchPlanner], batch_runner: NamedDependency[BatchRunner]) -> BatchExtractOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
@@ -71,7 +71,7 @@ async def batch_extract(request: Request, data: JSONBody[BatchExtractIn], princi
 
 
 @post("/v1/batch_extract_async", tags=["batches"], summary="Batch over a DATA_ROOT folder (job)", status_code=202,
-      responses=BATCH_ERRORS)
+      responses=BATCH_ERRORS, security=KEY)
 async def batch_extract_async(request: Request, data: JSONBody[BatchExtractIn], principal: NamedDependency[Principal],
                               planner: NamedDependency[BatchPlanner],
                               jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
@@ -83,7 +83,7 @@ async def batch_extract_async(request: Request, data: JSONBody[BatchExtractIn], 
 
 
 @post("/v1/batch_extract_rerun", tags=["batches"], summary="Rerun a stored run from its inputs (sync)",
-      status_code=200, responses=BATCH_ERRORS)
+      status_code=200, responses=BATCH_ERRORS, security=KEY)
 async def batch_extract_rerun(request: Request, data: JSONBody[BatchRerunIn], principal: NamedDependency[Principal],
                               planner: NamedDependency[BatchPlanner],
                               batch_runner: NamedDependency[BatchRunner]) -> BatchExtractOut:
@@ -92,7 +92,7 @@ async def batch_extract_rerun(request: Request, data: JSONBody[BatchRerunIn], pr
 
 
 @post("/v1/batch_extract_rerun_async", tags=["batches"], summary="Rerun a stored run from its inputs (job)",
-      status_code=202, responses=BATCH_ERRORS)
+      status_code=202, responses=BATCH_ERRORS, security=KEY)
 async def batch_extract_rerun_async(request: Request, data: JSONBody[BatchRerunIn],
                                     principal: NamedDependency[Principal], planner: NamedDependency[BatchPlanner],
                                     jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
@@ -104,7 +104,7 @@ async def batch_extract_rerun_async(request: Request, data: JSONBody[BatchRerunI
 
 
 @post("/v1/batch_extract_upload", tags=["batches"], summary="Batch over uploaded files (sync, multipart)",
-      status_code=200, responses=UPLOAD_ERRORS, request_max_body_size=None, operation_class=UploadOperation)
+      status_code=200, responses=UPLOAD_ERRORS, request_max_body_size=None, operation_class=UploadOperation, security=KEY)
 async def batch_extract_upload(request: Request, principal: NamedDependency[Principal],
                                planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                batch_runner: NamedDependency[BatchRunner]) -> BatchExtractOut:
@@ -119,7 +119,7 @@ async def batch_extract_upload(request: Request, principal: NamedDependency[Prin
 
 
 @post("/v1/batch_extract_upload_async", tags=["batches"], summary="Batch over uploaded files (job, multipart)",
-      status_code=202, responses=UPLOAD_ERRORS, request_max_body_size=None, operation_class=UploadOperation)
+      status_code=202, responses=UPLOAD_ERRORS, request_max_body_size=None, operation_class=UploadOperation, security=KEY)
 async def batch_extract_upload_async(request: Request, principal: NamedDependency[Principal],
                                      planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                      jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from application.artifacts import ArtifactReader
 from application.evaluation import Evaluator
@@ -18,14 +18,23 @@ from domain.auth import Principal, Scope, require_scopes
 from domain.errors import InvalidInputError, UnsupportedMediaError
 from domain.ids import check_id
 from domain.json_nesting import decode_json
-from entrypoints.http.openapi import AUTH, errors
+from entrypoints.http.openapi import (
+    AUTH,
+    KEY,
+    GroundTruthCreateOperation,
+    GroundTruthReplaceOperation,
+    errors,
+)
 from entrypoints.http.schemas import (
+    Cursor,
     EvalIn,
     EvalOut,
     FromRunIn,
     GroundTruthFullOut,
     GroundTruthListOut,
     GroundTruthOut,
+    PathId,
+    QueryId,
 )
 
 GT_ERRORS = errors(400, *AUTH, 404, 409, 413, 415, 422)
@@ -52,10 +61,10 @@ async def _gt_body(request: Request) -> tuple[Any, dict[str, str]]:
 
 
 @post("/v1/ground_truths", tags=["evaluation"], summary="Upload a ground truth (JSON or multipart `file`)",
-      status_code=201, responses=GT_ERRORS)
+      status_code=201, responses=GT_ERRORS, security=KEY, operation_class=GroundTruthCreateOperation)
 async def create_ground_truth(request: Request, principal: NamedDependency[Principal],
                               ground_truths: NamedDependency[GroundTruthStore],
-                              gt_id: FromQuery[str | None] = None, name: FromQuery[str | None] = None) -> GroundTruthOut:
+                              gt_id: QueryId = None, name: FromQuery[str | None] = None) -> GroundTruthOut:
     require_scopes(principal, Scope.DEBUG_RUN)
     raw, fields = await _gt_body(request)
     made = await ground_truths.create(raw, principal, gt_id=fields.get("gt_id") or gt_id,
@@ -63,26 +72,27 @@ async def create_ground_truth(request: Request, principal: NamedDependency[Princ
     return GroundTruthOut(**made)
 
 
-@get("/v1/ground_truths", tags=["evaluation"], summary="The caller's ground truths", responses=errors(400, *AUTH))
+@get("/v1/ground_truths", tags=["evaluation"], summary="The caller's ground truths", responses=errors(400, *AUTH),
+     security=KEY)
 async def list_ground_truths(principal: NamedDependency[Principal], ground_truths: NamedDependency[GroundTruthStore],
                              limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-                             cursor: FromQuery[str | None] = None) -> GroundTruthListOut:
+                             cursor: Cursor = None) -> GroundTruthListOut:
     require_scopes(principal, Scope.DEBUG_RUN)
-    items, next_cursor = await ground_truths.page(principal, limit=limit, cursor=cursor)
+    items, next_cursor = await ground_truths.page(principal, limit=limit, cursor=cursor or None)
     return GroundTruthListOut(items=[GroundTruthOut(**i) for i in items], next_cursor=next_cursor)
 
 
 @get("/v1/ground_truths/{gt_id:str}", tags=["evaluation"], summary="One ground truth with its records",
-     responses=errors(400, *AUTH, 404))
-async def get_ground_truth(gt_id: FromPath[str], principal: NamedDependency[Principal],
+     responses=errors(400, *AUTH, 404), security=KEY)
+async def get_ground_truth(gt_id: PathId, principal: NamedDependency[Principal],
                            ground_truths: NamedDependency[GroundTruthStore]) -> GroundTruthFullOut:
     require_scopes(principal, Scope.DEBUG_RUN)
     return GroundTruthFullOut(**await ground_truths.get(gt_id, principal))
 
 
 @put("/v1/ground_truths/{gt_id:str}", tags=["evaluation"], summary="Replace a ground truth's records (new version)",
-     responses=GT_ERRORS)
-async def replace_ground_truth(request: Request, gt_id: FromPath[str], principal: NamedDependency[Principal],
+     responses=GT_ERRORS, security=KEY, operation_class=GroundTruthReplaceOperation)
+async def replace_ground_truth(request: Request, gt_id: PathId, principal: NamedDependency[Principal],
                                ground_truths: NamedDependency[GroundTruthStore]) -> GroundTruthOut:
     require_scopes(principal, Scope.DEBUG_RUN)
     raw, _ = await _gt_body(request)
@@ -90,15 +100,15 @@ async def replace_ground_truth(request: Request, gt_id: FromPath[str], principal
 
 
 @delete("/v1/ground_truths/{gt_id:str}", tags=["evaluation"], summary="Delete a ground truth", status_code=204,
-        responses=errors(400, *AUTH, 404))
-async def delete_ground_truth(gt_id: FromPath[str], principal: NamedDependency[Principal],
+        responses=errors(400, *AUTH, 404), security=KEY)
+async def delete_ground_truth(gt_id: PathId, principal: NamedDependency[Principal],
                               ground_truths: NamedDependency[GroundTruthStore]) -> None:
     require_scopes(principal, Scope.DEBUG_RUN)
     await ground_truths.delete(gt_id, principal)
 
 
 @post("/v1/ground_truths/from_run", tags=["evaluation"], summary="A draft ground truth from a run's predictions",
-      status_code=201, responses=GT_ERRORS)
+      status_code=201, responses=GT_ERRORS, security=KEY)
 async def ground_truth_from_run(data: JSONBody[FromRunIn], principal: NamedDependency[Principal],
                                 artifacts: NamedDependency[ArtifactReader],
                                 ground_truths: NamedDependency[GroundTruthStore]) -> GroundTruthOut:
@@ -113,7 +123,7 @@ async def ground_truth_from_run(data: JSONBody[FromRunIn], principal: NamedDepen
 
 
 @post("/v1/debug/eval/batch_vs_gt", tags=["debug"], summary="Evaluate a run against ground truth", status_code=200,
-      responses=errors(400, *AUTH, 404, 422))
+      responses=errors(400, *AUTH, 404, 422), security=KEY)
 async def eval_batch_vs_gt(request: Request, data: JSONBody[EvalIn], principal: NamedDependency[Principal],
                            evaluator: NamedDependency[Evaluator]) -> EvalOut:
     require_scopes(principal, Scope.DEBUG_RUN)
@@ -124,8 +134,8 @@ async def eval_batch_vs_gt(request: Request, data: JSONBody[EvalIn], principal: 
 
 
 @get("/v1/debug/runs/{run_id:str}/export", tags=["debug"], summary="A run's artifacts as tar.gz",
-     responses=errors(400, *AUTH, 404), media_type="application/gzip")
-async def export_run(request: Request, run_id: FromPath[str], principal: NamedDependency[Principal],
+     responses=errors(400, *AUTH, 404), media_type="application/gzip", security=KEY)
+async def export_run(request: Request, run_id: PathId, principal: NamedDependency[Principal],
                      exporter: NamedDependency[RunExporter]) -> Response[bytes]:
     require_scopes(principal, Scope.DEBUG_READ_RAW)
     data = await exporter.export(check_id(run_id, "run_id"), principal)

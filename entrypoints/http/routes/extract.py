@@ -19,12 +19,12 @@ from domain.errors import ValidationFailedError
 from domain.ids import new_id
 from domain.jobs import JobKind
 from entrypoints.http.accepted import accepted, fingerprint, idempotency_key
-from entrypoints.http.openapi import AUTH, errors
+from entrypoints.http.openapi import AUTH, KEY, errors
 from entrypoints.http.schemas import ExtractIn, ExtractOut, JobAcceptedOut
 
 
 @post("/v1/extract", tags=["extract"], summary="Extract structured data from one image", status_code=200,
-      responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503))
+      responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503), security=KEY)
 async def extract(request: Request, data: JSONBody[ExtractIn], principal: NamedDependency[Principal], extractor: NamedDependency[Extractor]) -> ExtractOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
     _exactly_one_image(data)
@@ -58,7 +58,7 @@ def to_out(result: ExtractResult, *, include_raw: bool) -> ExtractOut:
 
 
 @post("/v1/extract_async", tags=["extract"], summary="Extract as a job (202)", status_code=202,
-      responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503))
+      responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503), security=KEY)
 async def extract_async(request: Request, data: JSONBody[ExtractIn], principal: NamedDependency[Principal],
                         extractor: NamedDependency[Extractor],
                         jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:

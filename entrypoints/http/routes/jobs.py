@@ -6,15 +6,19 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromQuery, Parameter
 
 from application.jobs import JobService
 from domain.auth import Principal, Scope, require_scopes
 from domain.errors import InvalidInputError
 from domain.ids import format_ts
 from domain.jobs import Job, JobStatus
-from entrypoints.http.openapi import AUTH, errors
-from entrypoints.http.schemas import JobCancelOut, JobListOut, JobOut
+from entrypoints.http.openapi import AUTH, KEY, errors
+from entrypoints.http.schemas import Cursor, JobCancelOut, JobListOut, JobOut, PathId
+
+# litestar leaves a bound of 0 out of the document (it tests the value's truth): restated as extra.
+WaitSeconds = Annotated[float, Parameter(ge=0, le=30, schema_extra={"minimum": 0},
+                                         description="seconds to wait for a status change")]
 
 
 def job_out(job: Job) -> JobOut:
@@ -28,17 +32,17 @@ def job_out(job: Job) -> JobOut:
 
 
 @get("/v1/jobs/{job_id:str}", tags=["jobs"], summary="Job status (long-poll with ?wait=N)",
-     responses=errors(400, *AUTH, 404))
-async def get_job(job_id: FromPath[str], principal: NamedDependency[Principal], jobs: NamedDependency[JobService],
-                  wait: Annotated[float | None, Parameter(ge=0, le=30, description="seconds to wait for a status change")] = None) -> JobOut:
+     responses=errors(400, *AUTH, 404), security=KEY)
+async def get_job(job_id: PathId, principal: NamedDependency[Principal], jobs: NamedDependency[JobService],
+                  wait: WaitSeconds = 0) -> JobOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
     job = await (jobs.wait(job_id, principal, wait) if wait else jobs.get(job_id, principal))
     return job_out(job)
 
 
 @get("/v1/jobs/{job_id:str}/result", tags=["jobs"], summary="The full result of a finished job",
-     responses=errors(400, *AUTH, 404, 409))
-async def job_result(request: Request, job_id: FromPath[str], principal: NamedDependency[Principal],
+     responses=errors(400, *AUTH, 404, 409), security=KEY)
+async def job_result(request: Request, job_id: PathId, principal: NamedDependency[Principal],
                      jobs: NamedDependency[JobService]) -> dict[str, Any]:
     require_scopes(principal, Scope.EXTRACT_RUN)
     result = await jobs.result(job_id, principal)
@@ -49,8 +53,8 @@ async def job_result(request: Request, job_id: FromPath[str], principal: NamedDe
 
 
 @post("/v1/jobs/{job_id:str}/cancel", tags=["jobs"], summary="Cancel a job", status_code=200,
-      responses=errors(400, *AUTH, 404, 409))
-async def cancel_job(job_id: FromPath[str], principal: NamedDependency[Principal],
+      responses=errors(400, *AUTH, 404, 409), security=KEY)
+async def cancel_job(job_id: PathId, principal: NamedDependency[Principal],
                      jobs: NamedDependency[JobService]) -> JobCancelOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
     job = await jobs.cancel(job_id, principal)
@@ -58,15 +62,15 @@ async def cancel_job(job_id: FromPath[str], principal: NamedDependency[Principal
 
 
 @get("/v1/jobs", tags=["jobs"], summary="The caller's jobs, newest first (admin: all)",
-     responses=errors(400, *AUTH))
+     responses=errors(400, *AUTH), security=KEY)
 async def list_jobs(principal: NamedDependency[Principal], jobs: NamedDependency[JobService],
                     status: FromQuery[str | None] = None, limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-                    cursor: FromQuery[str | None] = None) -> JobListOut:
+                    cursor: Cursor = None) -> JobListOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
     try:
         wanted = JobStatus(status) if status else None
     except ValueError:
         raise InvalidInputError("status must be one of " + ", ".join(s.value for s in JobStatus),
                                 details={"field": "status"}) from None
-    page = await jobs.list(principal, status=wanted, limit=limit, cursor=cursor)
+    page = await jobs.list(principal, status=wanted, limit=limit, cursor=cursor or None)
     return JobListOut(items=[job_out(j) for j in page.items], next_cursor=page.next_cursor)

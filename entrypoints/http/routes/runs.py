@@ -6,21 +6,21 @@ from typing import Annotated, Any
 
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import Parameter
 
 from application.artifacts import ArtifactReader
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal, Scope, require_scopes
 from domain.ids import format_ts
-from entrypoints.http.openapi import AUTH, errors
-from entrypoints.http.schemas import RunListOut, RunSummaryOut
+from entrypoints.http.openapi import AUTH, KEY, errors
+from entrypoints.http.schemas import Cursor, PathId, RunListOut, RunSummaryOut
 
 
-@get("/v1/runs", tags=["runs"], summary="Batch runs, newest first (own; admin: all)", responses=errors(400, *AUTH))
+@get("/v1/runs", tags=["runs"], summary="Batch runs, newest first (own; admin: all)", responses=errors(400, *AUTH), security=KEY)
 async def list_runs(principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader],
-                    limit: Annotated[int, Parameter(ge=1, le=500)] = 50, cursor: FromQuery[str | None] = None) -> RunListOut:
+                    limit: Annotated[int, Parameter(ge=1, le=500)] = 50, cursor: Cursor = None) -> RunListOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
-    page = await artifacts.page(ArtifactKind.BATCH, principal, limit=limit, cursor=cursor)
+    page = await artifacts.page(ArtifactKind.BATCH, principal, limit=limit, cursor=cursor or None)
     items = []
     for entry in page.items:
         s = entry.summary or {}
@@ -31,8 +31,8 @@ async def list_runs(principal: NamedDependency[Principal], artifacts: NamedDepen
     return RunListOut(items=items, next_cursor=page.next_cursor)
 
 
-@get("/v1/runs/{run_id:str}", tags=["runs"], summary="One batch run's artifact", responses=errors(400, *AUTH, 404))
-async def get_run(run_id: FromPath[str], principal: NamedDependency[Principal],
+@get("/v1/runs/{run_id:str}", tags=["runs"], summary="One batch run's artifact", responses=errors(400, *AUTH, 404), security=KEY)
+async def get_run(run_id: PathId, principal: NamedDependency[Principal],
                   artifacts: NamedDependency[ArtifactReader]) -> dict[str, Any]:
     require_scopes(principal, Scope.EXTRACT_RUN)
     return await artifacts.read(ArtifactKind.BATCH, run_id, principal)

@@ -15,7 +15,7 @@ from application.billing import BillingService
 from application.request_context import current_request_id
 from application.site_catalogs import parse_catalog
 from domain.auth import Principal, Scope, require_scopes
-from entrypoints.http.openapi import AUTH, errors
+from entrypoints.http.openapi import AUTH, KEY, errors
 from entrypoints.http.site_schemas import AnalyzeIn, AnalyzeOut, BillingSummaryOut
 
 
@@ -31,7 +31,7 @@ def to_command(data: AnalyzeIn, request_id: str, settings: Any) -> AnalyzeComman
 
 
 @post("/v1/analyze/json", tags=["site"], summary="Analyse a company's site text", status_code=200,
-      responses=errors(400, *AUTH, 413, 422, 502, 503, 504))
+      responses=errors(400, *AUTH, 413, 422, 502, 503, 504), security=KEY)
 async def analyze(request: Request, data: JSONBody[AnalyzeIn], principal: NamedDependency[Principal],
                   analyzer: NamedDependency[SiteAnalyzer]) -> AnalyzeOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
@@ -40,7 +40,7 @@ async def analyze(request: Request, data: JSONBody[AnalyzeIn], principal: NamedD
 
 
 @get("/v1/billing/remaining", tags=["site"], summary="Month-to-date spend and what is left",
-     responses=errors(400, *AUTH))
+     responses=errors(400, *AUTH), security=KEY)
 async def billing_remaining(principal: NamedDependency[Principal], billing: NamedDependency[BillingService],
                             project_id: FromQuery[str | None] = None) -> BillingSummaryOut:
     require_scopes(principal, Scope.EXTRACT_RUN)
