@@ -49,13 +49,17 @@ class BatchPlanner:
 
     async def from_uploads(self, *, task_id: str, uploads: list[tuple[str, str]], concurrency: int,
                            run_id: str | None, limit: int | None, persist_inputs: bool = True,
-                           ephemeral_refs: list[str] | None = None, checked: bool = False) -> BatchPlan:
-        """``uploads`` = (file name, stored input ref), in upload order."""
+                           ephemeral_refs: list[str] | None = None, checked: bool = False,
+                           refused: dict[int, dict[str, Any]] | None = None) -> BatchPlan:
+        """``uploads`` = (file name, stored input ref), in upload order; ``refused``: the items
+        (by index) whose file was not stored, with the error they end with."""
         self._tasks.get(task_id)
         if not uploads:
             raise InvalidInputError("at least one file is required", details={"field": "files"})
         chosen = uploads[:limit] if limit else uploads
-        items = [BatchItemInput(file=name, input_ref=ref) for name, ref in chosen]
+        refused = refused or {}
+        items = [BatchItemInput(file=name, input_ref=ref or None, error=refused.get(index))
+                 for index, (name, ref) in enumerate(chosen)]
         run_id = run_id if checked and run_id else await self.new_run_id(run_id)
         return BatchPlan(kind="batch_extract_upload", task_id=task_id, run_id=run_id,
                          concurrency=concurrency, items=items, persist_inputs=persist_inputs,

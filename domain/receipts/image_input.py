@@ -42,3 +42,28 @@ def decode_base64_image(text: str, max_bytes: int) -> bytes:
     if not data:
         raise InvalidInputError("image_base64 decodes to nothing", details={"field": "image_base64"})
     return data
+
+
+# The leading bytes of the accepted formats (SPEC §6.2): enough to refuse a file that is no
+# image at all before it is stored. Whether it really decodes is checked when it runs.
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"BM", 0, "image/bmp"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+    (b"WEBP", 8, "image/webp"),
+)
+SNIFF_BYTES = 12
+
+
+def sniff_image(head: bytes) -> str | None:
+    """The accepted image type ``head`` (the first ``SNIFF_BYTES`` of a file) starts like, or None."""
+    for signature, offset, mime in _SIGNATURES:
+        if head[offset:offset + len(signature)] == signature:
+            if mime == "image/webp" and not head.startswith(b"RIFF"):
+                continue
+            return mime
+    return None

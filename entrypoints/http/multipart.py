@@ -41,6 +41,7 @@ class SpooledFile:
     path: Path | None = None  # a large part's temp file
     ref: str | None = None  # set by the store callback
     created: bool = False  # whether storing it created the ref
+    error: dict[str, Any] | None = None  # set instead of ``ref`` when the file was refused, not stored
 
     async def chunks(self) -> AsyncIterator[bytes]:
         if self.data is not None:
@@ -50,6 +51,14 @@ class SpooledFile:
         with self.path.open("rb") as fh:
             while block := fh.read(CHUNK):
                 yield block
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes."""
+        if self.data is not None:
+            return self.data[:size]
+        assert self.path is not None
+        with self.path.open("rb") as fh:
+            return fh.read(size)
 
     def release(self) -> None:
         """Drop the content once stored; the ref stays."""

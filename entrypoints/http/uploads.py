@@ -17,9 +17,14 @@ from domain.auth import Principal
 from domain.errors import DomainError, ValidationFailedError
 from domain.ids import is_valid_id
 from domain.jobs import Job
+from domain.receipts.image_input import SNIFF_BYTES, sniff_image
 from entrypoints.http.multipart import SpooledFile, UploadForm, receive_upload
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+NOT_AN_IMAGE = {"code": "unsupported_media_type", "retryable": False, "details": {},
+                "message": "not a JPEG, PNG, WebP, GIF, BMP or TIFF image: not stored"}
 
 
 @dataclass
@@ -91,7 +96,7 @@ class EarlyStart:
 
     def stored(self, f: SpooledFile) -> None:
         if self.live is not None and (self._limit is None or f.index < self._limit):
-            self.live.feed.put(f.index, BatchItemInput(file=f.filename, input_ref=f.ref))
+            self.live.feed.put(f.index, BatchItemInput(file=f.filename, input_ref=f.ref, error=f.error))
 
     async def settle(self, plan: BatchPlan, fingerprint: str) -> Job:
         assert self.live is not None
@@ -121,6 +126,11 @@ async def read_upload(request: Request, principal: Principal, inputs: InputStore
     created: list[str] = []
 
     async def store(f: SpooledFile) -> None:
+        if sniff_image(f.head(SNIFF_BYTES)) is None:  # no image at all: never stored (issue 12)
+            f.error = dict(NOT_AN_IMAGE)
+            if early is not None:
+                early.stored(f)
+            return
         ext = ext_for(f.filename, f.content_type)
         if f.data is not None:
             f.ref, f.created = await inputs.put_new(principal.key_id, f.sha256, ext, f.data)
@@ -188,7 +198,9 @@ async def plan_upload(upload: BatchUpload, planner: BatchPlanner, inputs: InputS
     created = {f.ref for f in upload.form.files if f.created and f.ref}
     await inputs.discard(sorted(created - chosen_refs))
     stored = [(f.filename, f.ref or "") for f in chosen]
+    refused = {i: f.error for i, f in enumerate(chosen) if f.error is not None}
     created_now = sorted(created & chosen_refs)
-    return await planner.from_uploads(task_id=upload.task_id, uploads=stored, concurrency=upload.concurrency,
+    return await planner.from_uploads(task_id=upload.task_id, uploads=stored, refused=refused,
+                                      concurrency=upload.concurrency,
                                       run_id=run_id, limit=None, persist_inputs=not ephemeral,
                                       ephemeral_refs=created_now if ephemeral else None, checked=True)

@@ -97,7 +97,7 @@ def test_upload_batch_keeps_order_with_duplicate_names(api: Api) -> None:
     assert [i["file"] for i in body["items"]] == ["x.png", "x.png", "mock_fail_upstream.png", "bad.png"]
     assert len({i["request_id"] for i in body["items"]}) == 4
     codes = [i["error"]["code"] if i["error"] else None for i in body["items"]]
-    assert codes == [None, None, "upstream_unavailable", "bad_request"]
+    assert codes == [None, None, "upstream_unavailable", "unsupported_media_type"]  # not an image: not stored
     assert body["items"][2]["error"]["retryable"] is True and body["items"][2]["artifact_rel"]
 
 
@@ -282,3 +282,20 @@ def test_another_owners_run_answers_exactly_like_a_missing_one(make_api: Any) ->
             assert theirs[0] == missing[0] == 404
             assert theirs[1] == {**missing[1], "message": missing[1]["message"].replace("owned-by-nobody",
                                                                                          "owned-by-admin")}
+
+
+@pytest.mark.parametrize("path", ["/v1/batch_extract_upload", "/v1/batch_extract_upload_async"])
+def test_a_file_that_is_no_image_is_never_stored_and_fails_its_item(api: Api, path: str) -> None:
+    """Issue 12: uploads used to store any file first; now a file that does not start like one of
+    the accepted image formats is refused as it arrives — its item fails, nothing is stored."""
+    files = [("notes.txt", b"just some text, not an image at all"), ("a.png", image_bytes()),
+             ("fake.png", b"%PDF-1.7 pretending to be a png")]
+    r = upload(api, files, path=path)
+    assert r.status_code in (200, 202), r.text
+    body = r.json() if r.status_code == 200 else api.client.get(
+        f"/v1/jobs/{wait_done(api, r.json()['job_id'])['job_id']}/result", headers=api.auth()).json()
+    codes = [(i["error"] or {}).get("code") for i in body["items"]]
+    assert codes == ["unsupported_media_type", None, "unsupported_media_type"]
+    assert [i["input_ref"] for i in body["items"]][0::2] == [None, None]
+    stored = [p for p in (api.artifacts_dir / "inputs").rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == [body["items"][1]["input_ref"].rsplit("/", 1)[-1]]
