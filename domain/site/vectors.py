@@ -42,8 +42,13 @@ def normalize(values: Sequence[float] | np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a 1-D vector, got {array.ndim} dimensions")
     if not np.isfinite(array).all():
         raise ValueError("vector holds NaN or infinity")
-    norm = float(np.linalg.norm(array))
-    return array.copy() if norm == 0.0 else array / array.dtype.type(norm)
+    # Scaled by the largest magnitude first: the norm of subnormal values (1e-320) loses all
+    # precision, and that of huge ones overflows; in [-1, 1] it is exact enough.
+    largest = float(np.max(np.abs(array))) if array.size else 0.0
+    if largest == 0.0:
+        return array.copy()
+    scaled = array / array.dtype.type(largest)
+    return scaled / scaled.dtype.type(float(np.linalg.norm(scaled)))
 
 
 def to_literal(values: Sequence[float] | np.ndarray) -> str:
