@@ -32,6 +32,7 @@ from adapters.runner.local import LocalJobRunner
 from adapters.store.api_keys import SqlApiKeyStore
 from adapters.store.artifact_index import SqlArtifactIndex
 from adapters.store.engine import create_engine_for, sqlite_file_of
+from adapters.store.input_usage import SqlInputUsage
 from adapters.store.jobs import SqlJobStore
 from adapters.store.migrate import current_revision, head_revision, upgrade
 from adapters.store.sqlite_index import SqliteArtifactIndex
@@ -209,7 +210,9 @@ class Container(containers.DeclarativeContainer):
         temperature=settings.provided.vllm_temperature, max_tokens=settings.provided.vllm_max_tokens,
         max_tokens_limit=settings.provided.vllm_max_tokens_limit, debug_mode=settings.provided.debug_mode,
     )
-    inputs = providers.Singleton(InputStore, blobs=blob_store)
+    input_usage = providers.Singleton(SqlInputUsage, engine=jobs_engine)
+    inputs = providers.Singleton(InputStore, blobs=blob_store, usage=input_usage,
+                                 max_bytes_per_owner=settings.provided.max_input_bytes_per_owner)
     outages = providers.Singleton(
         Outages, max_wait_s=settings.provided.outage_max_wait_s,
         storage_probe=providers.Callable(lambda blobs, index, jobs: _all(blobs.ping, index.ping, jobs.ping),

@@ -100,6 +100,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_image_bytes: int = 15 * MiB
     max_batch_files: int = 1000
     max_request_bytes: int = 64 * MiB
+    max_input_bytes_per_owner: int = 10 * 1024 * MiB  # stored inputs one key may keep; 0 = no limit
 
     @property
     def storage_backend(self) -> str:
@@ -213,6 +214,8 @@ def _check(settings: Settings) -> None:
     for name in ("vllm_call_timeout_s", "outage_max_wait_s"):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name.upper()} must be positive")
+    if settings.max_input_bytes_per_owner < 0:
+        raise SettingsError("MAX_INPUT_BYTES_PER_OWNER must not be negative")
     if settings.storage_min_free_mb < 0:
         raise SettingsError("STORAGE_MIN_FREE_MB must not be negative")
     if settings.mock_latency_ms < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Index,
@@ -131,3 +132,12 @@ Index(
 )
 Index("ix_jobs_recent", jobs.c.created_at.desc(), jobs.c.job_id.desc())
 Index("ix_jobs_status_recent", jobs.c.status, jobs.c.created_at.desc(), jobs.c.job_id.desc())
+
+# Stored-input bytes per owner (MAX_INPUT_BYTES_PER_OWNER): a running total beside the blobs.
+input_usage = Table(
+    "input_usage",
+    metadata,
+    Column("owner_key_id", String(128), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

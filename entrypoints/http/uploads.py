@@ -135,7 +135,7 @@ async def read_upload(request: Request, principal: Principal, inputs: InputStore
         if f.data is not None:
             f.ref, f.created = await inputs.put_new(principal.key_id, f.sha256, ext, f.data)
         else:
-            f.ref, f.created = await inputs.put_stream(principal.key_id, f.sha256, ext, f.chunks())
+            f.ref, f.created = await inputs.put_stream(principal.key_id, f.sha256, ext, f.chunks(), f.size)
         if f.created:
             created.append(f.ref)
         if early is not None:

@@ -16,7 +16,7 @@ from adapters.store.migrate import upgrade
 from tests.api.conftest import api, make_api  # noqa: F401 - the HTTP app fixtures, reused here
 from tests.support.services import free_port
 
-STORE_TABLES = "api_keys, artifact_index, jobs"
+STORE_TABLES = "api_keys, artifact_index, jobs, input_usage"
 
 
 @pytest.fixture

@@ -236,3 +236,25 @@ def _encode_cursor(entry: IndexEntry) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     created_at, artifact_id = decode_cursor(cursor)  # the stores' own codec: the same refusals
     return created_at.astimezone(UTC), artifact_id
+
+
+class InMemoryInputUsage(_Switchable):
+    def __init__(self) -> None:
+        self._bytes: dict[str, int] = {}
+
+    async def add(self, owner_key_id: str, size: int, *, limit: int) -> bool:
+        self._check()
+        total = self._bytes.get(owner_key_id, 0) + size
+        if total > limit:
+            return False
+        self._bytes[owner_key_id] = total
+        return True
+
+    async def subtract(self, owner_key_id: str, size: int) -> None:
+        self._check()
+        if owner_key_id in self._bytes:
+            self._bytes[owner_key_id] = max(self._bytes[owner_key_id] - size, 0)
+
+    async def total(self, owner_key_id: str) -> int:
+        self._check()
+        return self._bytes.get(owner_key_id, 0)
