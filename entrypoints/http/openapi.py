@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     Components,
@@ -11,6 +12,7 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIType,
     Operation,
+    Parameter,
     RequestBody,
     Schema,
     SecurityScheme,
@@ -71,6 +73,26 @@ def _upload_form_schema() -> Schema:
     )
 
 
+# A 202 job answer (SPEC §4): where to poll, and how soon.
+ACCEPTED_HEADERS = [
+    ResponseHeader(name="Location", documentation_only=True, description="the poll_url: /v1/jobs/<job_id>"),
+    ResponseHeader(name="Retry-After", documentation_only=True, description="seconds before the first poll"),
+]
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key", param_in="header", required=False,
+    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255),
+    description="the same key and body from the same API key return the original job (24 h); "
+                "the same key with another body is a 422")
+
+
+@dataclass
+class JobOperation(Operation):
+    """An async (202) endpoint: it reads the Idempotency-Key header by hand, so it is declared here."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or []), _IDEMPOTENCY_KEY]
+
+
 @dataclass
 class UploadOperation(Operation):
     """The upload body is streamed by hand (never buffered), so Litestar cannot infer it."""
@@ -78,6 +100,13 @@ class UploadOperation(Operation):
     def __post_init__(self) -> None:
         self.request_body = RequestBody(
             required=True, content={"multipart/form-data": OpenAPIMediaType(schema=_upload_form_schema())})
+
+
+@dataclass
+class UploadJobOperation(UploadOperation):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.parameters = [*(self.parameters or []), _IDEMPOTENCY_KEY]
 
 
 def _ground_truth_schema() -> Schema:

@@ -171,3 +171,12 @@ def test_upload_form_fields_follow_the_document(api: Api) -> None:
                           ({"persist_inputs": "maybe"}, "$.persist_inputs")):
         error = assert_envelope(upload(api, png, **fields), 422, "validation_error")
         assert [e["path"] for e in error["details"]["errors"]] == [where]
+
+
+@pytest.mark.parametrize("path", ["/v1/extract_async", "/v1/batch_extract_async", "/v1/batch_extract_upload_async",
+                                  "/v1/batch_extract_rerun_async"])
+def test_async_endpoints_document_their_headers(api: Api, path: str) -> None:
+    operation = api.client.get("/schema/openapi.json").json()["paths"][path]["post"]
+    assert {"Location", "Retry-After"} <= set(operation["responses"]["202"]["headers"])
+    [key] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["in"] == "header" and key["schema"]["maxLength"] == 255 and not key.get("required")

@@ -18,7 +18,15 @@ from domain.auth import Principal, Scope, require_scopes
 from domain.errors import InvalidInputError
 from domain.jobs import JobKind
 from entrypoints.http.accepted import accepted, fingerprint, idempotency_key
-from entrypoints.http.openapi import AUTH, KEY, UploadOperation, errors
+from entrypoints.http.openapi import (
+    ACCEPTED_HEADERS,
+    AUTH,
+    KEY,
+    JobOperation,
+    UploadJobOperation,
+    UploadOperation,
+    errors,
+)
 from entrypoints.http.schemas import BatchExtractIn, BatchExtractOut, BatchRerunIn, JobAcceptedOut
 from entrypoints.http.uploads import BatchUpload, EarlyStart, plan_upload, read_upload
 
@@ -71,7 +79,7 @@ async def batch_extract(request: Request, data: JSONBody[BatchExtractIn], princi
 
 
 @post("/v1/batch_extract_async", tags=["batches"], summary="Batch over a DATA_ROOT folder (job)", status_code=202,
-      responses=BATCH_ERRORS, security=KEY)
+      responses=BATCH_ERRORS, security=KEY, response_headers=ACCEPTED_HEADERS, operation_class=JobOperation)
 async def batch_extract_async(request: Request, data: JSONBody[BatchExtractIn], principal: NamedDependency[Principal],
                               planner: NamedDependency[BatchPlanner],
                               jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
@@ -92,7 +100,8 @@ async def batch_extract_rerun(request: Request, data: JSONBody[BatchRerunIn], pr
 
 
 @post("/v1/batch_extract_rerun_async", tags=["batches"], summary="Rerun a stored run from its inputs (job)",
-      status_code=202, responses=BATCH_ERRORS, security=KEY)
+      status_code=202, responses=BATCH_ERRORS, security=KEY, response_headers=ACCEPTED_HEADERS,
+      operation_class=JobOperation)
 async def batch_extract_rerun_async(request: Request, data: JSONBody[BatchRerunIn],
                                     principal: NamedDependency[Principal], planner: NamedDependency[BatchPlanner],
                                     jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
@@ -119,7 +128,8 @@ async def batch_extract_upload(request: Request, principal: NamedDependency[Prin
 
 
 @post("/v1/batch_extract_upload_async", tags=["batches"], summary="Batch over uploaded files (job, multipart)",
-      status_code=202, responses=UPLOAD_ERRORS, request_max_body_size=None, operation_class=UploadOperation, security=KEY)
+      status_code=202, responses=UPLOAD_ERRORS, request_max_body_size=None, operation_class=UploadJobOperation,
+      security=KEY, response_headers=ACCEPTED_HEADERS)
 async def batch_extract_upload_async(request: Request, principal: NamedDependency[Principal],
                                      planner: NamedDependency[BatchPlanner], inputs: NamedDependency[InputStore],
                                      jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:

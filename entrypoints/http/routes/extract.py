@@ -19,7 +19,7 @@ from domain.errors import ValidationFailedError
 from domain.ids import new_id
 from domain.jobs import JobKind
 from entrypoints.http.accepted import accepted, fingerprint, idempotency_key
-from entrypoints.http.openapi import AUTH, KEY, errors
+from entrypoints.http.openapi import ACCEPTED_HEADERS, AUTH, KEY, JobOperation, errors
 from entrypoints.http.schemas import ExtractIn, ExtractOut, JobAcceptedOut
 
 
@@ -58,7 +58,8 @@ def to_out(result: ExtractResult, *, include_raw: bool) -> ExtractOut:
 
 
 @post("/v1/extract_async", tags=["extract"], summary="Extract as a job (202)", status_code=202,
-      responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503), security=KEY)
+      responses=errors(400, *AUTH, 404, 409, 413, 415, 422, 503), security=KEY, response_headers=ACCEPTED_HEADERS,
+      operation_class=JobOperation)
 async def extract_async(request: Request, data: JSONBody[ExtractIn], principal: NamedDependency[Principal],
                         extractor: NamedDependency[Extractor],
                         jobs: NamedDependency[JobService]) -> Response[JobAcceptedOut]:
