@@ -35,6 +35,7 @@ from adapters.store.engine import create_engine_for, sqlite_file_of
 from adapters.store.input_usage import SqlInputUsage
 from adapters.store.jobs import SqlJobStore
 from adapters.store.migrate import current_revision, head_revision, upgrade
+from adapters.store.pg_index import PostgresArtifactIndex
 from adapters.store.sqlite_index import SqliteArtifactIndex
 from adapters.telemetry.blobs import InstrumentedBlobStore
 from adapters.telemetry.prometheus import PrometheusTelemetry
@@ -66,7 +67,7 @@ from domain.receipts.tasks import load_task_registry
 from domain.site.thresholds import MatchThresholds, ProdclassThresholds
 from entrypoints.pepper import resolve_pepper
 from entrypoints.services import Services, resolve
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 
 class SchemaNotCurrentError(StorageUnavailableError):
@@ -75,8 +76,21 @@ class SchemaNotCurrentError(StorageUnavailableError):
     code = "schema_not_current"
 
 
-async def sql_engine(url: str) -> AsyncIterator[object]:
-    engine = create_engine_for(url)
+def database_pool_size(settings: Settings) -> int:
+    """PostgreSQL connections one process keeps (ADR 0043): every model call in flight (sync
+    requests and job items share INFERENCE_MAX_CONCURRENCY) and every running job can be in a
+    statement at once; requests beyond that wait a moment for a connection. Connections open
+    as they are first needed and stay open, so the pool never churns."""
+    size = settings.database_pool_size
+    if size is None:
+        size = settings.inference_max_concurrency + settings.jobs_max_concurrency
+    if size < 1:
+        raise SettingsError("DATABASE_POOL_SIZE must be at least 1")
+    return size
+
+
+async def sql_engine(url: str, pool_size: int = 10) -> AsyncIterator[object]:
+    engine = create_engine_for(url, pool_size=pool_size, max_overflow=0)
     if url.startswith("sqlite"):
         await upgrade(engine)  # embedded default: the schema follows the code
     elif await current_revision(engine) != head_revision():
@@ -91,8 +105,12 @@ async def sql_engine(url: str) -> AsyncIterator[object]:
 
 
 async def artifact_index_on(engine: Any) -> AsyncIterator[object]:
-    """On a SQLite file the hot lookups and inserts bypass SQLAlchemy (ADR 0007)."""
+    """The per-request claims and completions bypass SQLAlchemy: on a SQLite file through one
+    writer thread (ADR 0007), on PostgreSQL as single asyncpg statements (ADR 0043)."""
     sql = SqlArtifactIndex(engine)
+    if engine.dialect.name == "postgresql":
+        yield PostgresArtifactIndex(engine, sql)
+        return
     path = sqlite_file_of(engine)
     if path is None:
         yield sql
@@ -151,7 +169,8 @@ def _db_layout(settings: Settings) -> str:
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    jobs_engine = providers.Resource(sql_engine, url=settings.provided.jobs_db_url)
+    jobs_engine = providers.Resource(sql_engine, url=settings.provided.jobs_db_url,
+                                     pool_size=providers.Callable(database_pool_size, settings))
     auth_engine = providers.Selector(
         providers.Callable(_db_layout, settings),
         shared=jobs_engine,

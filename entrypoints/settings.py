@@ -77,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     jobs_db_path: str = "./var/db/jobs.db"
     auth_db_path: str = "./var/db/auth.db"
+    # PostgreSQL connections per process; unset = INFERENCE_MAX_CONCURRENCY + JOBS_MAX_CONCURRENCY (ADR 0043)
+    database_pool_size: int | None = None
     jobs_backend: str = "local"
     jobs_max_concurrency: int = 2
     celery_broker_url: str = "redis://127.0.0.1:6379/0"

@@ -63,25 +63,50 @@ def create_engine_for(
     max_overflow: int = 10,
     pool_recycle_s: int = 1800,
 ) -> AsyncEngine:
-    """An engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg``. Nothing connects here."""
+    """An engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg``. Nothing connects here.
+
+    The pool settings apply to PostgreSQL; the service sizes them from its concurrency
+    (``entrypoints.container.database_pool_size``, ADR 0043)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed, busy_timeout_ms=busy_timeout_ms)
     if backend == "postgresql":
-        return create_async_engine(
-            parsed,
-            json_deserializer=_decode_json,
-            pool_pre_ping=True,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_recycle=pool_recycle_s,
-            pool_timeout=connect_timeout_s,
-            connect_args={"timeout": connect_timeout_s},
-        )
+        return _postgres_engine(parsed, connect_timeout_s=connect_timeout_s, pool_size=pool_size,
+                                max_overflow=max_overflow, pool_recycle_s=pool_recycle_s)
     raise ValueError(
         f"unsupported database URL scheme {parsed.drivername!r}; use sqlite+aiosqlite or postgresql+asyncpg"
     )
+
+
+# Statements kept prepared per connection, in SQLAlchemy's adapter and in asyncpg's own
+# cache (the artifact index's hot statements, ADR 0043). The stores use a few dozen.
+PREPARED_STATEMENTS = 256
+
+
+def _postgres_engine(url: URL, *, connect_timeout_s: float, pool_size: int, max_overflow: int,
+                     pool_recycle_s: int) -> AsyncEngine:
+    from adapters.store.pg_connections import mark_lost_connections, refuse_closed_connection
+
+    engine = create_async_engine(
+        url,
+        json_deserializer=_decode_json,
+        # No ping per checkout (a BEGIN, a query and a ROLLBACK: three round trips). A dead
+        # connection is told apart without one (adapters/store/pg_connections.py, ADR 0043).
+        pool_pre_ping=False,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=pool_recycle_s,
+        pool_timeout=connect_timeout_s,
+        # The most recently used connection first: the few that the load needs stay warm (their
+        # server processes, caches and prepared statements), the rest stay idle.
+        pool_use_lifo=True,
+        connect_args={"timeout": connect_timeout_s, "statement_cache_size": PREPARED_STATEMENTS,
+                      "prepared_statement_cache_size": PREPARED_STATEMENTS},
+    )
+    event.listen(engine.sync_engine, "checkout", refuse_closed_connection)
+    event.listen(engine.sync_engine, "handle_error", mark_lost_connections)
+    return engine
 
 
 class SerialWriter:

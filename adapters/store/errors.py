@@ -30,9 +30,13 @@ _UNAVAILABLE = (
 _UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "28", "3D", "53", "57"})
 
 
-def _unavailable_sqlstate(error: exc.DBAPIError) -> bool:
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+def unavailable_sqlstate(sqlstate: object) -> bool:
+    """Whether a PostgreSQL SQLSTATE says "cannot use the database now"."""
     return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def _unavailable_sqlstate(error: exc.DBAPIError) -> bool:
+    return unavailable_sqlstate(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None))
 
 
 @asynccontextmanager
