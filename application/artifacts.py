@@ -10,6 +10,7 @@ from application.ports.artifact_index import ArtifactIndex, IndexEntry, IndexPag
 from application.ports.blobs import BlobStore
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal, can_see
+from domain.days import check_day
 from domain.errors import NotFoundError
 from domain.ids import check_id, format_ts
 
@@ -50,7 +51,8 @@ class ArtifactReader:
         return await self._index.page(kind, owner_key_id=owner, limit=limit, cursor=cursor)
 
     async def list_extracts(self, day: str, limit: int) -> list[dict[str, Any]]:
-        """Extract artifacts stored on ``day`` (YYYY-MM-DD), with their real creation times."""
+        """Extract artifacts stored on ``day`` (YYYY-MM-DD, else 400), with their real creation times."""
+        check_day(day, "date")
         infos = await self._blobs.list(f"extracts/{day}/", limit=limit)
         return [
             {

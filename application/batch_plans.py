@@ -13,6 +13,7 @@ from application.ports.artifact_index import ArtifactIndex
 from application.ports.data_root import DataRoot
 from domain.artifacts import ArtifactKind
 from domain.auth import Principal
+from domain.days import check_day
 from domain.errors import (
     ArtifactExistsError,
     InvalidInputError,
@@ -78,6 +79,8 @@ class BatchPlanner:
         whose error code is in ``error_codes``, when given): the other items keep their results."""
         self._tasks.get(task_id)
         check_id(source_run_id, "run_id")
+        if batch_date is not None:
+            check_day(batch_date, "batch_date")
         entry = await self._index.get(ArtifactKind.BATCH, source_run_id)
         if not visible_run(entry, principal, batch_date):  # another owner's run looks missing, its day too
             raise NotFoundError(f"no run {source_run_id}" + (f" on {batch_date}" if batch_date else ""))

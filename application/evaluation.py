@@ -16,6 +16,7 @@ from application.ports.artifact_index import ArtifactIndex, IndexEntry
 from application.ports.blobs import BlobStore
 from domain.artifacts import ArtifactKind, artifact_rel
 from domain.auth import Principal
+from domain.days import check_day
 from domain.errors import NotFoundError, ValidationFailedError
 from domain.evaluation.report import evaluate
 from domain.ids import check_id, day_of, format_ts, new_id, utc_now
@@ -44,6 +45,8 @@ class Evaluator:
             raise ValidationFailedError("unknown str_mode", details={
                 "errors": [{"path": "$.str_mode", "message": f"one of {', '.join(STR_MODES)}"}]})
         check_id(run_id, "run_id")
+        if batch_date is not None:
+            check_day(batch_date, "batch_date")
         entry = await self._index.get(ArtifactKind.BATCH, run_id)
         if not visible_run(entry, principal, batch_date):  # another owner's run looks missing, its day too
             raise NotFoundError(f"no run {run_id}" + (f" on {batch_date}" if batch_date else ""))

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar.params import PathParameter, QueryParameter
 
+from domain.days import DAY_PATTERN
 from domain.ids import ID_PATTERN
 
 # SPEC §4 ids: the pattern, and no "..", which the use cases refuse (400) before any storage path.
@@ -159,7 +160,8 @@ class RawOut(msgspec.Struct):
     raw: str | None
 
 
-DateStr = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+# The shape is checked here (422); that it names a real day (not 2026-02-30), by domain.days (400).
+DateStr = Annotated[str, msgspec.Meta(pattern=DAY_PATTERN, extra_json_schema={"format": "date"})]
 Concurrency = Annotated[int, msgspec.Meta(ge=1, le=64)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 

@@ -3,7 +3,6 @@ registered only with DEBUG_MODE=1 (entrypoints/http/app.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -12,7 +11,8 @@ from litestar.params import Parameter
 
 from application.artifacts import ArtifactReader
 from domain.auth import Principal, Scope, require_scopes
-from domain.errors import InvalidInputError
+from domain.days import DAY_PATTERN, check_day
+from domain.ids import day_of, utc_now
 from entrypoints.http.openapi import AUTH, KEY, errors
 from entrypoints.http.schemas import ArtifactListOut, ArtifactSummaryOut, PathId, RawOut
 
@@ -30,16 +30,13 @@ async def run_item(request: Request, request_id: PathId, principal: NamedDepende
      responses=errors(400, *AUTH, 404), security=KEY)
 async def list_artifacts(
     request: Request, principal: NamedDependency[Principal], artifacts: NamedDependency[ArtifactReader],
-    date: Annotated[str | None, Parameter(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", schema_extra={"format": "date"},
-                                          description="YYYY-MM-DD, default today (UTC)")] = None,
+    date: Annotated[str | None, Parameter(pattern=DAY_PATTERN, schema_extra={"format": "date"},
+                                          description="a calendar day written YYYY-MM-DD (2026-01-01, "
+                                                      "not 2026-1-1: 400), default today (UTC)")] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
 ) -> ArtifactListOut:
     require_scopes(principal, Scope.DEBUG_READ_RAW)
-    day = date or datetime.now(UTC).strftime("%Y-%m-%d")
-    try:
-        datetime.strptime(day, "%Y-%m-%d")
-    except ValueError:
-        raise InvalidInputError("date must be YYYY-MM-DD", details={"field": "date"}) from None
+    day = check_day(date, "date") if date is not None else day_of(utc_now())
     items = await artifacts.list_extracts(day, limit)
     return ArtifactListOut(date=day, items=[ArtifactSummaryOut(**i) for i in items])
 
