@@ -34,6 +34,7 @@ from domain.auth import ANONYMOUS, ANONYMOUS_KEY_ID, Principal, Role, scopes_for
 from domain.errors import ArtifactExistsError, DomainError, NotFoundError
 from domain.ids import utc_now
 from domain.jobs import (
+    SINGLE_ITEM_KINDS,
     IllegalTransitionError,
     Job,
     JobKind,
@@ -51,6 +52,11 @@ logger = logging.getLogger("ocr.jobs")
 REQUEUE_ON_CANCEL_S = 5.0  # a job cut short at shutdown gets this long to go back to queued
 
 
+def _failed_item(job: Job) -> bool | None:
+    """A single-item job that failed counts its item as done and failed (batches count their own)."""
+    return False if job.kind in SINGLE_ITEM_KINDS else None
+
+
 def principal_of(job: Job) -> Principal:
     if job.owner_key_id == ANONYMOUS_KEY_ID and job.owner_role == ANONYMOUS.role:
         return ANONYMOUS
@@ -64,6 +70,7 @@ class _Outcome(msgspec.Struct, frozen=True, kw_only=True):
     meta: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     interrupted: bool = False
+    item_ok: bool | None = None  # a single-item job's item ended: ok or not (its progress counts it)
 
 
 class JobExecutor:
@@ -134,7 +141,7 @@ class JobExecutor:
         if outcome.interrupted:
             await self._requeue(job)
             return
-        fields: dict[str, Any] = {"error": outcome.error}
+        fields: dict[str, Any] = {"error": outcome.error, "item_ok": outcome.item_ok}
         if outcome.body is not None:
             fields.update(result_rel=await self._put_result(job, outcome.body), result_meta=outcome.meta)
         await self._finish(job_id, outcome.status, **fields)
@@ -146,10 +153,11 @@ class JobExecutor:
             return await self._run(job)
         except DomainError as exc:
             return _Outcome(error={"code": exc.code, "message": exc.message,
-                                   "retryable": bool(exc.details.get("retryable"))})
+                                   "retryable": bool(exc.details.get("retryable"))}, item_ok=_failed_item(job))
         except Exception:
             logger.exception("job crashed", extra={"event": "job_error", "job_id": job.job_id})
-            return _Outcome(error={"code": "internal_error", "message": "internal error", "retryable": False})
+            return _Outcome(error={"code": "internal_error", "message": "internal error", "retryable": False},
+                            item_ok=_failed_item(job))
 
     async def _put_result(self, job: Job, body: dict[str, Any]) -> str:
         """The result artifact, waiting out a storage outage; stored by an earlier attempt: kept."""
@@ -278,7 +286,7 @@ class JobExecutor:
         if salvage:
             result: ExtractResult | None = await self._extractor.stored(req["request_id"], principal)
             if result is None:
-                return _Outcome(error=dict(NOT_RUN))
+                return _Outcome(error=dict(NOT_RUN), item_ok=False)
         else:
             debug = msgspec.convert(req["debug"], DebugOverrides) if req.get("debug") else None
             result = await self._extractor.run(ExtractCommand(
@@ -287,7 +295,8 @@ class JobExecutor:
         meta = {"request_id": result.request_id, "artifact_rel": result.artifact_rel, "ok": result.error is None,
                 "error_code": result.error.code if result.error else None}
         # A cancel acknowledged meanwhile turns this into canceled inside the finishing update.
-        return _Outcome(status=JobStatus.SUCCEEDED, body=extract_response(result), meta=meta)
+        return _Outcome(status=JobStatus.SUCCEEDED, body=extract_response(result), meta=meta,
+                        item_ok=result.error is None)
 
     def _progress_sink(self, job_id: str):  # noqa: ANN202 - returns the batch runner's ProgressSink
         last: dict[str, Any] = {"at": 0.0, "stage": None}

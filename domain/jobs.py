@@ -28,6 +28,9 @@ class JobKind(StrEnum):
     BATCH_RERUN = "batch_extract_rerun"
 
 
+# Jobs of one item: their progress counts that item like a batch counts its items (SPEC §7).
+SINGLE_ITEM_KINDS = frozenset({JobKind.EXTRACT})
+
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELED}),
@@ -104,17 +107,27 @@ def start(job: Job, *, at: datetime) -> Job:
 
 
 def finish(job: Job, target: JobStatus, *, at: datetime, result_rel: str | None = None,
-           result_meta: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> Job:
+           result_meta: dict[str, Any] | None = None, error: dict[str, Any] | None = None,
+           item_ok: bool | None = None) -> Job:
     """The final status. A cancel acknowledged while the job ran wins over ``succeeded``: it is
-    decided here, inside the same atomic update that finishes the job."""
+    decided here, inside the same atomic update that finishes the job. ``item_ok``: the one
+    item of a single-item job ended (ok or not), counted in its progress."""
     if target not in TERMINAL:
         raise IllegalTransitionError(f"{target.value} is not a final status")
     if target is JobStatus.SUCCEEDED and job.cancel_requested:
         target = JobStatus.CANCELED
     progress = dict(job.progress or queued_progress(None))
+    if item_ok is not None:
+        progress.update(item_counts(item_ok))
     progress["stage"] = target.value
     return advance(job, target, at=at, result_rel=result_rel, result_meta=result_meta, error=error,
                    progress=progress)
+
+
+def item_counts(ok: bool) -> dict[str, Any]:
+    """The progress counts of a single-item job whose item ended: done 1, and ok 1 or err 1
+    (an item that failed is counted done, as in a batch)."""
+    return {"total": 1, "done": 1, "ok": int(ok), "err": int(not ok), "current": None}
 
 
 def request_cancel(job: Job, *, at: datetime) -> Job:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -118,3 +119,41 @@ def test_jobs_are_owner_scoped_and_paged(api: Api) -> None:
     assert_envelope(api.client.get("/v1/jobs?status=bogus", headers=api.auth()), 400, "bad_request")
     assert_envelope(api.client.get("/v1/jobs?cursor=garbage!", headers=api.auth()), 400, "bad_request")
     assert_envelope(api.client.get("/v1/jobs/bad..id", headers=api.auth()), 400, "bad_request")
+
+
+DONE_OK = {"stage": "succeeded", "total": 1, "done": 1, "ok": 1, "err": 0, "current": None}
+
+
+def test_a_single_extract_job_counts_its_item_in_progress(make_api: Any) -> None:
+    """Issue 13, item 8: a succeeded extract job shows done 1, ok 1 (it used to show 0/0); a
+    model failure (a result with ``error``) counts as done and failed, as in a batch; a job
+    that failed outright too; a job canceled before it ran counts nothing."""
+    api = make_api(jobs_max_concurrency=1)
+    queued = submit_extract(api, request_id="progress-queued")
+    assert queued.status_code == 202
+    assert api.client.get(queued.json()["poll_url"], headers=api.auth()).json()["progress"]["total"] == 1
+
+    ok = wait_done(api, queued.json()["job_id"])
+    assert ok["status"] == "succeeded" and ok["result"]["ok"] is True
+    assert ok["progress"] == DONE_OK
+
+    model_failed = wait_done(api, submit_extract(api, request_id="mock_fail_json_progress").json()["job_id"])
+    assert model_failed["status"] == "succeeded" and model_failed["result"]["ok"] is False
+    assert model_failed["progress"] == {**DONE_OK, "ok": 0, "err": 1}
+
+    # A job that fails outright: its stored input is gone by the time it runs.
+    blocker = submit_extract(api, request_id="mock_slow_1500_progress").json()["job_id"]
+    doomed = submit_extract(api, request_id="progress-doomed", image_base64=image_b64(size=(33, 21))).json()["job_id"]
+    canceled = submit_extract(api, request_id="progress-canceled", image_base64=image_b64(size=(34, 21))).json()
+    stored = api.client.get(f"/v1/jobs/{doomed}", headers=api.auth()).json()
+    assert stored["status"] == "queued"
+    digest = hashlib.sha256(image_bytes(size=(33, 21))).hexdigest()
+    (api.artifacts_dir / "inputs" / "admin-key" / digest[:2] / f"{digest}.png").unlink()
+    api.client.post(f"/v1/jobs/{canceled['job_id']}/cancel", headers=api.auth())
+    wait_done(api, blocker)
+    failed = wait_done(api, doomed)
+    assert failed["status"] == "failed" and failed["error"]["code"]
+    assert failed["progress"] == {**DONE_OK, "stage": "failed", "ok": 0, "err": 1}
+    never_ran = api.client.get(canceled["poll_url"], headers=api.auth()).json()
+    assert never_ran["status"] == "canceled"
+    assert never_ran["progress"] == {"stage": "canceled", "total": 1, "done": 0, "ok": 0, "err": 0, "current": None}

@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from domain.errors import ConflictError
 from domain.jobs import (
     ALLOWED,
+    SINGLE_ITEM_KINDS,
     TERMINAL,
     IllegalTransitionError,
     Job,
@@ -286,6 +287,33 @@ def test_request_cancel_of_a_running_job_only_asks_it_to_stop() -> None:
     assert job.status is JobStatus.RUNNING and job.cancel_requested is True
     assert job.updated_at == AT and job.finished_at is None and job.progress == before.progress
     assert request_cancel(job, at=AT + timedelta(seconds=1)).cancel_requested is True
+
+
+@pytest.mark.parametrize(("target", "item_ok", "counts"), [
+    (JobStatus.SUCCEEDED, True, {"done": 1, "ok": 1, "err": 0}),
+    (JobStatus.SUCCEEDED, False, {"done": 1, "ok": 0, "err": 1}),  # a result with an error
+    (JobStatus.FAILED, False, {"done": 1, "ok": 0, "err": 1}),
+])
+def test_finish_of_a_single_item_job_counts_its_item(target: JobStatus, item_ok: bool,
+                                                     counts: dict[str, int]) -> None:
+    """Issue 13, item 8: a single-item job's progress counts its one item like a batch's."""
+    job = finish(start(queued(kind=JobKind.EXTRACT, total=1), at=AT), target, at=AT, item_ok=item_ok)
+    assert job.progress == {"stage": target.value, "total": 1, "current": None, **counts}
+    assert JobKind.EXTRACT in SINGLE_ITEM_KINDS
+
+
+def test_a_cancel_acknowledged_meanwhile_still_counts_the_finished_item() -> None:
+    job = request_cancel(start(queued(kind=JobKind.EXTRACT, total=1), at=AT), at=AT)
+    job = finish(job, JobStatus.SUCCEEDED, at=AT, item_ok=True)
+    assert job.status is JobStatus.CANCELED and job.progress is not None
+    assert (job.progress["done"], job.progress["ok"], job.progress["stage"]) == (1, 1, "canceled")
+
+
+def test_finish_without_an_item_outcome_keeps_the_batch_counts() -> None:
+    job = report_progress(start(queued(), at=AT), {"stage": "finalizing", "total": 4, "done": 4, "ok": 3, "err": 1,
+                                                  "current": None}, at=AT)
+    assert finish(job, JobStatus.SUCCEEDED, at=AT).progress == {
+        "stage": "succeeded", "total": 4, "done": 4, "ok": 3, "err": 1, "current": None}
 
 
 @pytest.mark.parametrize("end", sorted(TERMINAL))
