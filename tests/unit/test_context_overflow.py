@@ -49,6 +49,70 @@ def test_parse_overflow_recognises_vllm_messages(message: str, expected: Overflo
     assert parse_overflow(message) == expected
 
 
+# Issue 13, item 10: the wordings vLLM versions really answer with (vllm-project/vllm issues
+# #5700, #10440, #12165, #20409, PR #36789, and the serving code of the 0.5–0.11 lines), as the
+# body's "message" reaches the client.
+VLLM_WORDINGS = [
+    pytest.param("max_tokens must be at least 1, got -7584. (parameter=max_tokens, value=-7584)",
+                 Overflow(None, None, excess=7584), id="v0.10-negative-max-tokens"),
+    pytest.param("max_tokens must be at least 1, got -160.", Overflow(None, None, excess=160),
+                 id="v0.5-negative-max-tokens"),
+    pytest.param("max_tokens must be at least 1, got 0.", Overflow(None, None, excess=0), id="no-room-at-all"),
+    pytest.param("The decoder prompt (length 9597) is longer than the maximum model length of 4096. Make sure "
+                 "that `max_model_len` is no smaller than the number of text tokens plus multimodal tokens. For "
+                 "image inputs, the number of image tokens depends on the number of images, and possibly their "
+                 "aspect ratios as well.", Overflow(9597, 4096), id="v1-decoder-prompt"),
+    pytest.param("The prompt (total length 25938) is too long to fit into the model (context length 4096). Make "
+                 "sure that `max_model_len` is no smaller than the number of text tokens plus multimodal tokens.",
+                 Overflow(25938, 4096), id="v0.6-prompt-too-long-to-fit"),
+    pytest.param("This model's maximum context length is 16384 tokens. However, you requested 122946 tokens "
+                 "(112946 in the messages, 10000 in the completion). Please reduce the length of the messages or "
+                 "completion.", Overflow(112946, 16384), id="v0.4-messages-or-completion"),
+    pytest.param("This model's maximum context length is 32768 tokens. However, your request has 40000 input "
+                 "tokens. Please reduce the length of the input messages.", Overflow(40000, 32768),
+                 id="v0.8-request-has-input-tokens"),
+    pytest.param("This model's maximum context length is 8192 tokens. However, you requested 900 output tokens "
+                 "and your prompt contains at least 7293 input tokens, for a total of at least 8193 tokens. Please "
+                 "reduce the length of the input prompt or the number of requested output tokens. "
+                 "(parameter=input_tokens, value=7293)", Overflow(7293, 8192), id="v0.11-at-least-input-tokens"),
+    pytest.param("'max_tokens' or 'max_completion_tokens' is too large: 2000. This model's maximum context length "
+                 "is 4096 tokens and your request has 2104 input tokens (2000 > 4096 - 2104).",
+                 Overflow(2104, 4096), id="v0.10-max-tokens-too-large"),
+    pytest.param("Input length (11680) exceeds model's maximum context length (4096).", Overflow(11680, 4096),
+                 id="v0.17-input-length-exceeds"),
+    pytest.param("Input length (66,275) exceeds model's maximum context length (65,536).", Overflow(66275, 65536),
+                 id="grouped-digits"),
+    pytest.param("Prompt length of 9597 is longer than the maximum model length of 4096.", Overflow(9597, 4096),
+                 id="prompt-length-of"),
+    pytest.param("Input prompt (35247 tokens) is too long and exceeds limit of 1000", Overflow(35247, 1000),
+                 id="v0.6-scheduler-too-long"),
+    pytest.param("Please reduce the length of the messages or completion.", Overflow(None, None),
+                 id="advice-only"),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), VLLM_WORDINGS)
+def test_parse_overflow_recognises_every_vllm_wording(message: str, expected: Overflow) -> None:
+    assert parse_overflow(message) == expected
+
+
+def test_an_excess_only_overflow_shrinks_as_if_the_prompt_filled_the_context_plus_the_excess() -> None:
+    overflow = Overflow(None, None, excess=7584)
+    factor = step_factor(overflow, max_model_len=4096, max_tokens=1024)
+    assert factor == pytest.approx(math.sqrt((4096 - 1024 - 256) / (4096 + 7584)))
+    assert step_factor(Overflow(None, None, excess=0), max_model_len=4096, max_tokens=1024) < DEFAULT_STEP * 2
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["max_tokens must be at least 1, got 5.", "temperature must be non-negative, got -1.0.",
+     "Header value too long", "request_id is too long for the log", "model `qwen` not found",
+     "The model `x` does not exist."],
+)
+def test_parse_overflow_ignores_look_alikes(message: str) -> None:
+    assert parse_overflow(message) is None
+
+
 @pytest.mark.parametrize(
     "message",
     ["", "Invalid image", "response_format is not supported", "length 9597 of something"],
