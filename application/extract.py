@@ -277,9 +277,11 @@ def _interpret(
     task: Task, text: str | None, failure: InferenceFailure | None
 ) -> tuple[dict[str, Any] | None, list[dict[str, str]] | None, list[dict[str, Any]], ExtractFailure | None]:
     if failure is not None:
+        details: dict[str, Any] = {"http_status": failure.http_status} if failure.http_status else {}
+        if failure.upstream_request_id:
+            details["upstream_request_id"] = failure.upstream_request_id
         return None, None, [], ExtractFailure(
-            code=failure.code, message=failure.message, retryable=failure.retryable,
-            details={"http_status": failure.http_status} if failure.http_status else {},
+            code=failure.code, message=failure.message, retryable=failure.retryable, details=details,
         )
     try:
         candidate = extract_json_object(text or "")

@@ -22,7 +22,7 @@ import httpx
 import msgspec
 
 from adapters.openai_http import transport
-from adapters.openai_http.transport import error_message, scrub
+from adapters.openai_http.transport import error_message, scrub, status_message, upstream_request_id
 from domain.receipts.context_overflow import Overflow, parse_overflow
 
 _OVERFLOW_STATUSES = frozenset({400, 413, 422})
@@ -35,6 +35,7 @@ class AttemptError(msgspec.Struct, frozen=True, kw_only=True):
     retry: bool = False  # worth another attempt now (and the ``retryable`` flag reported)
     retry_after: float | None = None
     overflow: Overflow | None = None
+    upstream_request_id: str | None = None  # the model server's id for its answer, when it sent one
 
 
 def from_exception(exc: httpx.HTTPError, *, secrets: tuple[str, ...] = ()) -> AttemptError:
@@ -50,15 +51,15 @@ def from_response(response: httpx.Response, *, secrets: tuple[str, ...] = ()) ->
     except ValueError:
         payload = None
     detail = error_message(payload, response.text)
-    message = scrub(f"HTTP {status}: {detail}", secrets=secrets)
     overflow = parse_overflow(detail) if status in _OVERFLOW_STATUSES else None
     if overflow is not None:
         return AttemptError(
-            code="context_overflow", http_status=status, message=message, overflow=overflow
+            code="context_overflow", http_status=status, message=status_message(status, detail, secrets=secrets),
+            overflow=overflow, upstream_request_id=upstream_request_id(response.headers, secrets=secrets),
         )
     failure = transport.from_response(response, secrets=secrets)
     return AttemptError(code=failure.code, http_status=status, message=failure.message, retry=failure.retry,
-                        retry_after=failure.retry_after)
+                        retry_after=failure.retry_after, upstream_request_id=failure.upstream_request_id)
 
 
 def malformed(status: int, reason: str, *, secrets: tuple[str, ...] = ()) -> AttemptError:

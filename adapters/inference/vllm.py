@@ -164,6 +164,7 @@ class VllmInferenceClient:
                 message=result.message,
                 retryable=result.retry,
                 http_status=result.http_status,
+                upstream_request_id=result.upstream_request_id,
             )
             if result.overflow is not None:
                 if shrinks >= MAX_OVERFLOW_RETRIES:

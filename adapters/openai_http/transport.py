@@ -46,6 +46,9 @@ _ERRORS: dict[str, type[DomainError]] = {
     "upstream_timeout": UpstreamTimeoutError,
     "upstream_unavailable": UpstreamUnavailableError,
 }
+# Where OpenAI-compatible servers and the proxies in front of them put their own request id.
+UPSTREAM_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "apim-request-id", "cf-ray")
+_REQUEST_ID_LIMIT = 128
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{120,}")
 _DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]*")
 
@@ -59,6 +62,7 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     retry: bool = False  # worth another attempt, and the ``retryable`` flag reported
     retry_after: float | None = None
     error: dict[str, Any] | None = None  # the upstream's error object, for callers to inspect
+    upstream_request_id: str | None = None  # the id the upstream gave its answer, for its logs
 
 
 def normalise_base_url(base_url: str) -> str:
@@ -97,6 +101,25 @@ def error_message(payload: Any, raw: str) -> str:
             if isinstance(payload.get(key), str):
                 return payload[key]
     return raw
+
+
+def status_message(status: int, detail: str, *, secrets: tuple[str, ...] = ()) -> str:
+    """``HTTP 400: <the upstream's message>``; with an empty body (a proxy's 404, a bare 502)
+    the status says it all: ``HTTP 404 Not Found from the model server``."""
+    detail = detail.strip()
+    if detail and detail not in ("{}", "null", '""'):
+        return scrub(f"HTTP {status}: {detail}", secrets=secrets)
+    reason = httpx.codes.get_reason_phrase(status)
+    return f"HTTP {status} {reason} from the model server" if reason else f"HTTP {status} from the model server"
+
+
+def upstream_request_id(headers: httpx.Headers, *, secrets: tuple[str, ...] = ()) -> str | None:
+    """The upstream's own id for the answer (``x-request-id`` and kin), when it sent one."""
+    for name in UPSTREAM_REQUEST_ID_HEADERS:
+        value = headers.get(name, "").strip()
+        if value:
+            return scrub(value, secrets=secrets, limit=_REQUEST_ID_LIMIT)
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -151,10 +174,11 @@ def from_response(response: httpx.Response, *, secrets: tuple[str, ...] = ()) ->
     return Failure(
         code=code,
         http_status=status,
-        message=scrub(f"HTTP {status}: {detail}", secrets=secrets),
+        message=status_message(status, detail, secrets=secrets),
         retry=retry,
         retry_after=parse_retry_after(response.headers.get("retry-after")) if retry else None,
         error=error_object(payload),
+        upstream_request_id=upstream_request_id(response.headers, secrets=secrets),
     )
 
 
@@ -164,16 +188,17 @@ def malformed(status: int, reason: str) -> Failure:
 
 
 def port_error(failure: Failure, calls: list[ModelCall]) -> DomainError:
-    """The port error for the final failure, with every attempt made (as plain dicts)."""
-    return _ERRORS.get(failure.code, UpstreamError)(
-        failure.message,
-        details={
-            "retryable": failure.retry,
-            "http_status": failure.http_status,
-            "attempts": len(calls),
-            "calls": [msgspec.to_builtins(call) for call in calls],
-        },
-    )
+    """The port error for the final failure, with every attempt made (as plain dicts), and the
+    upstream's request id when it sent one."""
+    details: dict[str, Any] = {
+        "retryable": failure.retry,
+        "http_status": failure.http_status,
+        "attempts": len(calls),
+        "calls": [msgspec.to_builtins(call) for call in calls],
+    }
+    if failure.upstream_request_id is not None:
+        details["upstream_request_id"] = failure.upstream_request_id
+    return _ERRORS.get(failure.code, UpstreamError)(failure.message, details=details)
 
 
 def backoff_delay(failed: int, retry_after: float | None, *, base_s: float, max_s: float,

@@ -41,6 +41,7 @@ class InferenceFailure(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     retryable: bool
     http_status: int | None = None
+    upstream_request_id: str | None = None  # the model server's own id for its answer, when it sent one
 
 
 class InferenceOutcome(msgspec.Struct, frozen=True, kw_only=True):

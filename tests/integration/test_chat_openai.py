@@ -299,6 +299,22 @@ async def test_retry_after_capped_and_backoff_bounded(
     assert 0.5 <= sleeps.calls[1] <= 1.0
 
 
+async def test_an_empty_error_body_is_named_by_its_status_with_the_upstream_request_id(
+    server: OpenAIExtraServer, make: Callable[..., OpenAIChatModel]
+) -> None:
+    """Issue 13, item 9, in the transport the site-analysis clients share with vLLM's."""
+    server.script(Status(404, "", {"x-request-id": "req_0a1b2c"}))
+    with pytest.raises(UpstreamError) as caught:
+        await make().complete(HELLO, model="m")
+    assert caught.value.message == "HTTP 404 Not Found from the model server"
+    assert caught.value.details["upstream_request_id"] == "req_0a1b2c"
+    assert caught.value.details["retryable"] is False and caught.value.details["http_status"] == 404
+    server.script(openai_error(400, "bad"))
+    with pytest.raises(UpstreamError) as caught:
+        await make().complete(HELLO, model="m")
+    assert "upstream_request_id" not in caught.value.details  # none sent, none invented
+
+
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 409, 422])
 async def test_no_retry_on_4xx(
     server: OpenAIExtraServer, make: Callable[..., OpenAIChatModel], sleeps: SleepLog, code: int
