@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -82,6 +82,16 @@ def new_job(*, job_id: str, kind: str, owner_key_id: str, owner_role: str, reque
 
 def queued_progress(total: int | None) -> dict[str, Any]:
     return {"stage": "queued", "total": total, "done": 0, "ok": 0, "err": 0, "current": None}
+
+
+def accepted_status(job: Job) -> Literal["queued", "running"]:
+    """The ``status`` of a 202 answer (SPEC §4): ``queued``, or ``running`` once work on the job
+    has started (an upload whose items start while its body arrives). A replayed
+    Idempotency-Key may name a job that has ended since: it answers as far as the job got
+    (started or not); its final status is at its poll URL."""
+    if job.status is JobStatus.RUNNING or job.started_at is not None:
+        return "running"
+    return "queued"
 
 
 def can_transition(source: JobStatus, target: JobStatus) -> bool:

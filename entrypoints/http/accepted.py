@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, Response
 
 from domain.errors import InvalidInputError
-from domain.jobs import Job
+from domain.jobs import Job, accepted_status
 from entrypoints.http.schemas import JobAcceptedOut
 
 RETRY_AFTER_S = 2
@@ -32,5 +32,5 @@ def fingerprint(payload: Any) -> str:
 
 def accepted(job: Job) -> Response[JobAcceptedOut]:
     poll_url = f"/v1/jobs/{job.job_id}"
-    return Response(JobAcceptedOut(job_id=job.job_id, status=job.status.value, poll_url=poll_url),
+    return Response(JobAcceptedOut(job_id=job.job_id, status=accepted_status(job), poll_url=poll_url),
                     status_code=202, headers={"Location": poll_url, "Retry-After": str(RETRY_AFTER_S)})

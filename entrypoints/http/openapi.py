@@ -85,12 +85,25 @@ _IDEMPOTENCY_KEY = Parameter(
                 "the same key with another body is a 422")
 
 
+ACCEPTED_DESCRIPTION = (
+    "The job: `{job_id, status, poll_url}`. `status` is `queued` (accepted, not started yet) or `running` "
+    "(work already started, as for an upload whose items start while its body arrives); poll `poll_url` "
+    "for progress and the final status.")
+
+
+def _describe_accepted(operation: Operation) -> None:
+    accepted = (operation.responses or {}).get("202")
+    if accepted is not None and hasattr(accepted, "description"):
+        accepted.description = ACCEPTED_DESCRIPTION
+
+
 @dataclass
 class JobOperation(Operation):
     """An async (202) endpoint: it reads the Idempotency-Key header by hand, so it is declared here."""
 
     def __post_init__(self) -> None:
         self.parameters = [*(self.parameters or []), _IDEMPOTENCY_KEY]
+        _describe_accepted(self)
 
 
 @dataclass
@@ -107,6 +120,7 @@ class UploadJobOperation(UploadOperation):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.parameters = [*(self.parameters or []), _IDEMPOTENCY_KEY]
+        _describe_accepted(self)
 
 
 def _ground_truth_schema() -> Schema:

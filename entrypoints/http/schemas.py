@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.params import PathParameter, QueryParameter
@@ -227,9 +227,15 @@ class BatchExtractOut(msgspec.Struct):
     eval_summary: dict[str, Any] | None = None
 
 
+AcceptedStatus = Annotated[Literal["queued", "running"], msgspec.Meta(description=(
+    "`queued`: accepted, not started yet; `running`: work already started (an async upload whose "
+    "items start while its body arrives, ADR 0051). A replayed Idempotency-Key answers as far as its "
+    "job got; the current status, final ones included, is at `poll_url`."))]
+
+
 class JobAcceptedOut(msgspec.Struct):
     job_id: str
-    status: str
+    status: AcceptedStatus
     poll_url: str
 
 

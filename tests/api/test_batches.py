@@ -299,3 +299,33 @@ def test_a_file_that_is_no_image_is_never_stored_and_fails_its_item(api: Api, pa
     assert [i["input_ref"] for i in body["items"]][0::2] == [None, None]
     stored = [p for p in (api.artifacts_dir / "inputs").rglob("*") if p.is_file()]
     assert [p.name for p in stored] == [body["items"][1]["input_ref"].rsplit("/", 1)[-1]]
+
+
+def test_async_upload_202_status_is_queued_or_running(make_api: Any) -> None:
+    """Issue 13, item 11: the 202 of an async upload says `running` when its items started while
+    the body arrived (fields first, ADR 0051) and `queued` when the job waits for a runner;
+    never another value — a replayed key answers as far as its job got. Both values are the
+    documented enum of the 202 body."""
+    api = make_api(jobs_max_concurrency=1)
+    schema = api.client.get("/schema/openapi.json").json()["components"]["schemas"]["JobAcceptedOut"]
+    assert schema["properties"]["status"]["enum"] == ["queued", "running"]
+
+    files = [(f"{i}.png", image_bytes(size=(70 + i, 20))) for i in range(3)]
+    parts = [("files", (name, content, "image/png")) for name, content in files]
+    headers = {**api.auth(), "Idempotency-Key": "status-k1"}
+    live = api.client.post("/v1/batch_extract_upload_async", headers=headers,
+                           data={"task_id": "receipt_fields_v1"}, files=parts)
+    assert live.status_code == 202 and live.json()["status"] == "running", live.text
+    wait_done(api, live.json()["job_id"])
+    replay = api.client.post("/v1/batch_extract_upload_async", headers=headers,
+                             data={"task_id": "receipt_fields_v1"}, files=parts)
+    assert replay.json() == live.json()  # the same job; it started, so `running` (poll_url says succeeded)
+
+    # One runner, busy: a job accepted meanwhile waits in the queue.
+    blocker = upload(api, [("mock_slow_1500_a.png", image_bytes(size=(81, 20)))],
+                     path="/v1/batch_extract_upload_async").json()
+    assert blocker["status"] == "running"
+    waiting = upload(api, [("w.png", image_bytes(size=(82, 20)))], path="/v1/batch_extract_upload_async").json()
+    assert waiting["status"] == "queued"
+    wait_done(api, blocker["job_id"])
+    assert wait_done(api, waiting["job_id"])["status"] == "succeeded"

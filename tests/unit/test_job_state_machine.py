@@ -21,6 +21,7 @@ from domain.jobs import (
     Job,
     JobKind,
     JobStatus,
+    accepted_status,
     can_transition,
     finish,
     mark_stale,
@@ -412,3 +413,14 @@ def test_salvaging_starts_after_the_last_allowed_attempt() -> None:
     for n in range(2):
         job = start(requeue(job, at=AT + timedelta(seconds=n)), at=AT + timedelta(seconds=n, milliseconds=1))
     assert job.attempts == 3 and not salvaging(job, 3) and salvaging(job, 2)
+
+
+def test_the_202_status_is_queued_until_work_started_then_running() -> None:
+    """Issue 13, item 11: a 202 says `queued` or `running`, never a final status."""
+    job = queued(kind=JobKind.BATCH_UPLOAD)
+    assert accepted_status(job) == "queued"
+    assert accepted_status(request_cancel(job, at=AT)) == "queued"  # canceled before it ran
+    started = start(job, at=AT)
+    assert accepted_status(started) == "running"
+    assert accepted_status(finish(started, JobStatus.SUCCEEDED, at=AT)) == "running"
+    assert accepted_status(requeue(started, at=AT)) == "running"  # it did start; it resumes
