@@ -13,7 +13,13 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from application.analyze_site_types import SITE_TEXT_EMBED_CHARS, AnalyzeCommand, AnalyzeConfig
+from application.analyze_site_types import (
+    PRODCLASS_VERIFICATION_CALL,
+    SITE_TEXT_EMBED_CHARS,
+    AnalyzeCommand,
+    AnalyzeConfig,
+    SiteWarning,
+)
 from application.billing import BillingService
 from application.ports.artifact_index import ArtifactIndex, IndexEntry
 from application.ports.blobs import BlobStore
@@ -57,11 +63,15 @@ class SiteAnalyzer:
         started, created_at = time.perf_counter(), self._clock()
         calls: list[ModelCall] = []
         timings: dict[str, int] = {}
+        warnings: list[SiteWarning] = []
         billing = asyncio.create_task(self._billing.summary_within(self._config.billing_wait_s))
         try:
-            body = await self._analyze(cmd, calls, timings, started)
+            body = await self._analyze(cmd, calls, timings, warnings, started)
         except DomainError as exc:
-            exc.details.setdefault("request_cost", request_cost(calls, cmd.chat_model, self._prices))
+            exc.details.setdefault("request_cost", msgspec.to_builtins(
+                request_cost(calls, cmd.chat_model, self._prices)))
+            if warnings:  # e.g. no class named and no embedding guess because its call failed
+                exc.details.setdefault("warnings", msgspec.to_builtins(warnings))
             billing.cancel()
             try:
                 await self._store(cmd, principal, created_at, {"error": {
@@ -70,21 +80,21 @@ class SiteAnalyzer:
                 logger.error("analysis artifact not stored", extra={"event": "artifact_error",
                                                                     "error": store_error.code})
             raise
-        body["request_cost"] = request_cost(calls, cmd.chat_model, self._prices)
+        body["request_cost"] = msgspec.to_builtins(request_cost(calls, cmd.chat_model, self._prices))
         body["billing_summary"] = await billing
         body["timings"]["total_ms"] = _ms(started)
         await self._store(cmd, principal, created_at, body)
         return body
 
     async def _analyze(self, cmd: AnalyzeCommand, calls: list[ModelCall], timings: dict[str, int],
-                       started: float) -> dict[str, Any]:
+                       warnings: list[SiteWarning], started: float) -> dict[str, Any]:
         classes = load_prodclasses()
         user_prompt = build_user_prompt(text_par=cmd.text_par, classes=[(c.id, c.name) for c in classes],
                                         company_name=cmd.company_name, okved=cmd.okved)
         timings["build_prompt_ms"] = _ms(started)
         t0 = time.perf_counter()
         messages = [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", user_prompt)]
-        site_scores = asyncio.create_task(self._class_scores(cmd, calls))
+        site_scores = asyncio.create_task(self._class_scores(cmd, calls, warnings))
         try:
             reply = await self._chat.complete(messages, model=cmd.chat_model, request_id=cmd.request_id)
         except DomainError as exc:
@@ -111,14 +121,26 @@ class SiteAnalyzer:
         return build_response(cmd=cmd, prompt=user_prompt, reply_text=reply.text, answer=answer, goods=goods,
                               resolution=resolution, description_vector=description_vector,
                               goods_items=goods_items, equipment_items=equipment_items,
-                              catalog_info={"goods": goods_info, "equipment": equip_info}, timings=timings)
+                              catalog_info={"goods": goods_info, "equipment": equip_info}, timings=timings,
+                              warnings=warnings)
 
-    async def _class_scores(self, cmd: AnalyzeCommand, calls: list[ModelCall]) -> np.ndarray | None:
-        names = [c.name for c in load_prodclasses()]
-        class_vectors = await self._embeddings.cached(names, model=cmd.embed_model, calls=calls,
-                                                      request_id=cmd.request_id)
-        site = await self._embeddings.embed([cmd.text_par[:SITE_TEXT_EMBED_CHARS]], model=cmd.embed_model,
-                                            calls=calls, request_id=cmd.request_id)
+    async def _class_scores(self, cmd: AnalyzeCommand, calls: list[ModelCall],
+                            warnings: list[SiteWarning]) -> np.ndarray | None:
+        """The class scores of the site text, or None when its embedding failed: an optional
+        step, so the analysis goes on without a guess or a verify score (ADR 0073)."""
+        try:
+            names = [c.name for c in load_prodclasses()]
+            class_vectors = await self._embeddings.cached(names, model=cmd.embed_model, calls=calls,
+                                                          request_id=cmd.request_id)
+            site = await self._embeddings.embed([cmd.text_par[:SITE_TEXT_EMBED_CHARS]], model=cmd.embed_model,
+                                                calls=calls, request_id=cmd.request_id)
+        except DomainError as exc:
+            warnings.append(SiteWarning(call=PRODCLASS_VERIFICATION_CALL, kind="embeddings", model=cmd.embed_model,
+                                        code=exc.code, message=exc.message,
+                                        retryable=bool(exc.details.get("retryable", False))))
+            logger.warning("prodclass verification embedding failed; going on without it", extra={
+                "event": "site_step_degraded", "call": PRODCLASS_VERIFICATION_CALL, "error": exc.code})
+            return None
         return cosine_scores(site[0], class_vectors)
 
     async def _timed_description(self, answer: SiteAnswer, cmd: AnalyzeCommand,

@@ -1,15 +1,17 @@
 """Catalog matching (SPEC §9.4): goods and equipment items matched to the caller's catalog,
 exact names first, then top-1 by embedding score over the whole catalog (ADR 0065).
 
-Item ``source`` values: ``exact_catalog_name`` (normalised text equals a catalog name;
-score 1.0), ``embedding`` (best score ≥ ``match_min``), ``embedding_below_threshold``
-(best score under it; ``match_id`` and ``score`` null), ``no_catalog`` (no catalog, or
-an empty one; null match).
+How an item was matched, ``match_method`` (SPEC §9.1; the response's item ``source`` names
+the answer list the item came from, which this module does not know):
+``exact_catalog_name`` (normalised text equals a catalog name; score 1.0), ``embedding``
+(best score ≥ ``match_min``), ``embedding_below_threshold`` (best score under it;
+``match_id`` and ``score`` null), ``no_catalog`` (no catalog, or an empty one; null match).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -25,11 +27,16 @@ class CatalogItem(msgspec.Struct, frozen=True):
     vec: list[float] | None = None
 
 
+MatchMethod = Literal["exact_catalog_name", "embedding", "embedding_below_threshold", "no_catalog"]
+MATCH_METHODS: tuple[MatchMethod, ...] = ("exact_catalog_name", "embedding", "embedding_below_threshold",
+                                          "no_catalog")
+
+
 class MatchedItem(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     match_id: int | None
     score: float | None
-    source: str
+    match_method: MatchMethod
     vector: list[float]
 
 
@@ -126,12 +133,12 @@ def match_items(items: Sequence[str], item_vectors: np.ndarray, catalog: Catalog
     own = np.asarray(item_vectors, dtype=np.float64).reshape(len(items), -1)
     vectors = [row.tolist() for row in own]
     if catalog is None or len(catalog) == 0:
-        return [MatchedItem(text=t, match_id=None, score=None, source="no_catalog", vector=v)
+        return [MatchedItem(text=t, match_id=None, score=None, match_method="no_catalog", vector=v)
                 for t, v in zip(items, vectors, strict=True)]
     if own.shape[1] != catalog.dim:
         raise ValueError(f"item vectors have dimension {own.shape[1]}, catalog {catalog.dim}")
     out: dict[int, MatchedItem] = {
-        i: MatchedItem(text=items[i], match_id=hit.id, score=1.0, source="exact_catalog_name",
+        i: MatchedItem(text=items[i], match_id=hit.id, score=1.0, match_method="exact_catalog_name",
                        vector=vectors[i])
         for i, hit in exact_matches(items, catalog).items()
     }
@@ -144,5 +151,5 @@ def match_items(items: Sequence[str], item_vectors: np.ndarray, catalog: Catalog
             out[i] = MatchedItem(
                 text=items[i], match_id=catalog.items[row].id if hit else None,
                 score=score_round(score) if hit else None,
-                source="embedding" if hit else "embedding_below_threshold", vector=vectors[i])
+                match_method="embedding" if hit else "embedding_below_threshold", vector=vectors[i])
     return [out[i] for i in range(len(items))]

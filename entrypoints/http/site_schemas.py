@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 PositiveId = Annotated[int, msgspec.Meta(ge=1)]
+GoodsSource = Annotated[Literal["GOODS_TYPE", "GOODS"], msgspec.Meta(
+    description="The answer list the item came from: GOODS_TYPE, or GOODS when GOODS_TYPE was empty.")]
+EquipmentSource = Annotated[None, msgspec.Meta(
+    description="Always null for equipment (the original clients' meaning of `source`).")]
+MatchMethod = Annotated[
+    Literal["exact_catalog_name", "embedding", "embedding_below_threshold", "no_catalog"],
+    msgspec.Meta(description="How the item was matched to the catalog.")]
 
 
 class AnalyzeIn(msgspec.Struct):
@@ -40,11 +47,25 @@ class ProdclassOut(msgspec.Struct):
     source: str
 
 
-class MatchedItemOut(msgspec.Struct):
+class GoodsItemOut(msgspec.Struct):
+    """A MatchedItem of goods (SPEC §9.1)."""
+
     text: str
     match_id: int | None
     score: float | None
-    source: str
+    source: GoodsSource
+    match_method: MatchMethod
+    vector: VectorPayloadOut
+
+
+class EquipmentItemOut(msgspec.Struct):
+    """A MatchedItem of equipment (SPEC §9.1)."""
+
+    text: str
+    match_id: int | None
+    score: float | None
+    source: EquipmentSource
+    match_method: MatchMethod
     vector: VectorPayloadOut
 
 
@@ -58,14 +79,29 @@ class CostLineOut(msgspec.Struct):
 
 
 class RequestCostOut(msgspec.Struct):
+    """``model`` … ``cost_usd`` describe the LLM chat call (from its usage); ``total_cost_usd``
+    and ``request_cost_breakdown`` cover every call of the request, failed attempts included."""
+
     model: str
     input_tokens: int
     cached_input_tokens: int
     output_tokens: int
     tokens_total: int
     cost_usd: float
+    total_cost_usd: float
     request_cost_breakdown: list[CostLineOut]
     unpriced_models: list[str]
+
+
+class SiteWarningOut(msgspec.Struct):
+    """An optional call that failed; the analysis went on without it (ADR 0073)."""
+
+    call: str
+    kind: str
+    model: str
+    code: str
+    message: str
+    retryable: bool
 
 
 class BillingSummaryOut(msgspec.Struct):
@@ -87,8 +123,8 @@ class DbPayloadOut(msgspec.Struct):
     description: str
     description_vector: VectorPayloadOut
     prodclass: ProdclassOut
-    goods_types: list[MatchedItemOut]
-    equipment: list[MatchedItemOut]
+    goods_types: list[GoodsItemOut]
+    equipment: list[EquipmentItemOut]
     llm_answer: str
 
 
@@ -102,11 +138,13 @@ class AnalyzeOut(msgspec.Struct):
     parsed: dict[str, Any]
     prodclass: ProdclassOut
     description_vector: VectorPayloadOut
-    goods_items: list[MatchedItemOut]
-    equipment_items: list[MatchedItemOut]
-    counts: dict[str, Any]
+    goods_items: list[GoodsItemOut]
+    equipment_items: list[EquipmentItemOut]
+    counts: Annotated[dict[str, int], msgspec.Meta(
+        description="Integer counters only; goods_source / equip_source are the lengths of the lists used.")]
     timings: dict[str, int]
     catalogs: dict[str, int]
     request_cost: RequestCostOut
     billing_summary: BillingSummaryOut | None
+    warnings: list[SiteWarningOut]
     db_payload: DbPayloadOut

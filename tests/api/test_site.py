@@ -38,7 +38,8 @@ def test_minimal_body(api: Api) -> None:
     body = r.json()
     assert set(body) == {"pars_id", "prompt", "prompt_len", "answer_raw", "answer_len", "description", "parsed",
                          "prodclass", "description_vector", "goods_items", "equipment_items", "counts", "timings",
-                         "catalogs", "request_cost", "billing_summary", "db_payload"}
+                         "catalogs", "request_cost", "billing_summary", "warnings", "db_payload"}
+    assert body["warnings"] == []
     assert body["prompt"] is None and body["prompt_len"] > 0 and body["answer_raw"] and body["description"]
     assert set(body["prodclass"]) == {"id", "score", "title", "score_source", "source"}
     assert 1 <= body["prodclass"]["id"] <= 110 and 0 <= body["prodclass"]["score"] <= 1
@@ -48,8 +49,10 @@ def test_minimal_body(api: Api) -> None:
     payload = body["db_payload"]
     assert set(payload) == {"description", "description_vector", "prodclass", "goods_types", "equipment", "llm_answer"}
     assert payload["llm_answer"] == body["answer_raw"] and payload["goods_types"] == body["goods_items"]
-    assert body["goods_items"] and all(i["match_id"] is None and i["source"] == "no_catalog"
+    assert body["goods_items"] and all(i["match_id"] is None and i["match_method"] == "no_catalog"
+                                       and i["source"] == body["parsed"]["GOODS_TYPE_SOURCE"]
                                        for i in body["goods_items"])
+    assert body["equipment_items"] and all(i["source"] is None for i in body["equipment_items"])
     assert set(body["timings"]) == {"build_prompt_ms", "llm_ms", "parse_ms", "description_embed_ms",
                                     "goods_enrich_ms", "equipment_enrich_ms", "total_ms"}
     assert body["catalogs"] == {"goods": 0, "equipment": 0}
@@ -57,9 +60,15 @@ def test_minimal_body(api: Api) -> None:
     for key in ("DESCRIPTION", "DESCRIPTION_SCORE", "OKVED_SCORE", "PRODCLASS", "PRODCLASS_SCORE",
                 "PRODCLASS_SOURCE", "PRODCLASS_SCORE_SOURCE", "PRODCLASS_EMBED_GUESS",
                 "PRODCLASS_EMBED_GUESS_SCORE", "PRODCLASS_TITLE", "EQUIPMENT_LIST", "GOODS_LIST",
-                "GOODS_TYPE_LIST", "GOODS_TYPE_SOURCE", "LLM_ANSWER", "DESCRIPTION_RAW", "GOODS_RAW",
-                "AI_SITE_GOODS_TYPES", "AI_SITE_EQUIPMENT"):
+                "GOODS_TYPE_LIST", "GOODS_TYPE_SOURCE", "EQUIPMENT_SOURCE", "LLM_ANSWER", "DESCRIPTION_RAW",
+                "GOODS_RAW", "EQUIPMENT_SITE_RAW", "EQUIPMENT_RAW", "AI_SITE_GOODS_TYPES", "AI_SITE_EQUIPMENT"):
         assert key in parsed, key
+    assert parsed["EQUIPMENT_RAW"] == parsed["EQUIPMENT_SITE_RAW"] and parsed["EQUIPMENT_SOURCE"] == "EQUIPMENT_SITE"
+    assert "PRODCLASS_SCORE_ERROR" not in parsed  # the score was established
+    counts = body["counts"]
+    assert counts["goods_source"] == len(parsed["GOODS_TYPE_LIST"]) and counts["equip_source"] == len(
+        parsed["EQUIPMENT_LIST"])
+    assert all(type(v) is int for v in counts.values()), counts
     row = parsed["AI_SITE_GOODS_TYPES"][0]
     assert set(row) == {"text_par_id", "goods_type", "goods_type_ID", "goods_types_score", "text_vector", "vector_dim"}
     assert body["request_cost"]["cost_usd"] > 0 and body["request_cost"]["model"] == "gpt-4o"
@@ -94,7 +103,9 @@ def test_full_body_with_both_catalog_shapes_and_all_vector_shapes(api: Api) -> N
     assert counts["goods_catalog_dimension_mismatches"] == 1
     first = body["goods_items"][0]
     assert first["text"] == names[0] and first["match_id"] == 1 and first["score"] == 1.0
-    assert first["source"] == "exact_catalog_name"  # steel refinement put the canonical name first
+    assert first["match_method"] == "exact_catalog_name"  # steel refinement put the canonical name first
+    assert first["source"] == body["parsed"]["GOODS_TYPE_SOURCE"] == "GOODS_TYPE"
+    assert body["equipment_items"][0]["source"] is None
     assert counts["goods_matched"] == sum(1 for i in body["goods_items"] if i["match_id"] is not None)
 
 

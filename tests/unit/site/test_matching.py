@@ -35,7 +35,7 @@ def test_build_uses_right_sized_vectors_and_embeds_the_other_names() -> None:
     assert done.complete and done.names_to_embed() == []
     assert (done.vectors_used, done.names_embedded, done.dimension_mismatches) == (2, 3, 1)
     [hit] = match_items(["печь промышленная"], np.array([[1.0, 1.0, 0.0]]), done)
-    assert (hit.match_id, hit.score, hit.source) == (5, 1.0, "embedding")
+    assert (hit.match_id, hit.score, hit.match_method) == (5, 1.0, "embedding")
 
 
 def test_name_vectors_must_fit_the_names() -> None:
@@ -67,14 +67,15 @@ def test_exact_hits_are_honoured_even_when_a_vector_match_scores_higher() -> Non
     c = catalog(CatalogItem(5, "Сталь листовая", E1), CatalogItem(9, "Прокат", E2))
     # The item's own vector points exactly at id 9; its text names id 5.
     [hit] = match_items(["СТАЛЬ  листовая."], np.array([E2]), c)
-    assert hit == MatchedItem(text="СТАЛЬ  листовая.", match_id=5, score=1.0, source="exact_catalog_name", vector=E2)
+    assert hit == MatchedItem(text="СТАЛЬ  листовая.", match_id=5, score=1.0, match_method="exact_catalog_name",
+                              vector=E2)
 
 
 def test_exact_hits_do_not_depend_on_the_other_items() -> None:
     c = catalog(CatalogItem(1, "Ёмкость", E1), CatalogItem(2, "Насос", E2))
     out = match_items(["емкость", "насосы", "Насос"], np.array([E3, E2, E3]), c)
-    assert [(m.match_id, m.source) for m in out] == [(1, "exact_catalog_name"), (2, "embedding"),
-                                                     (2, "exact_catalog_name")]
+    assert [(m.match_id, m.match_method) for m in out] == [(1, "exact_catalog_name"), (2, "embedding"),
+                                                           (2, "exact_catalog_name")]
     assert exact_matches(["емкость", "насосы", "Насос"], c) == {0: c.items[0], 2: c.items[1]}
 
 
@@ -99,8 +100,8 @@ def test_score_at_the_threshold_matches_and_just_under_does_not() -> None:
     c = catalog(CatalogItem(1, "Станок", E1))
     limits = MatchThresholds(match_min=0.75)  # cosine 0.5
     hit, miss = match_items(["a", "b"], np.array([at_cosine(0.5), at_cosine(0.4998)]), c, limits)
-    assert (hit.match_id, hit.score, hit.source) == (1, 0.75, "embedding")
-    assert (miss.match_id, miss.score, miss.source) == (None, None, "embedding_below_threshold")
+    assert (hit.match_id, hit.score, hit.match_method) == (1, 0.75, "embedding")
+    assert (miss.match_id, miss.score, miss.match_method) == (None, None, "embedding_below_threshold")
 
 
 def test_default_threshold_is_0_45() -> None:
@@ -125,15 +126,15 @@ def test_a_tie_goes_to_the_lowest_id_in_any_order() -> None:
 
 def test_an_item_vector_without_direction_matches_nothing() -> None:
     [m] = match_items(["x"], np.array([[0.0, 0.0, 0.0]]), catalog(CatalogItem(1, "a", E1)))
-    assert (m.match_id, m.score, m.source, m.vector) == (None, None, "embedding_below_threshold", [0.0, 0.0, 0.0])
+    assert (m.match_id, m.score, m.match_method, m.vector) == (None, None, "embedding_below_threshold", [0.0, 0.0, 0.0])
 
 
 @pytest.mark.parametrize("empty", [None, Catalog.build([], dim=3)])
 def test_without_a_catalog_items_keep_their_vectors_and_null_matches(empty: Catalog | None) -> None:
     out = match_items(["Насос", "Станок"], np.array([[0.25, -0.5, 1.0], E2]), empty)
     assert out == [
-        MatchedItem(text="Насос", match_id=None, score=None, source="no_catalog", vector=[0.25, -0.5, 1.0]),
-        MatchedItem(text="Станок", match_id=None, score=None, source="no_catalog", vector=E2),
+        MatchedItem(text="Насос", match_id=None, score=None, match_method="no_catalog", vector=[0.25, -0.5, 1.0]),
+        MatchedItem(text="Станок", match_id=None, score=None, match_method="no_catalog", vector=E2),
     ]
 
 
@@ -178,4 +179,4 @@ def test_a_full_size_catalog_matches_every_item() -> None:
     vectors = np.stack([np.asarray(items[i * 7].vec, dtype=np.float32) for i in range(30)])
     out = match_items([f"query {i}" for i in range(30)], vectors, c)
     assert [m.match_id for m in out] == [i * 7 for i in range(30)]
-    assert all(m.score == 1.0 and m.source == "embedding" for m in out)
+    assert all(m.score == 1.0 and m.match_method == "embedding" for m in out)
