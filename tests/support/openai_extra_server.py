@@ -8,6 +8,7 @@ In-process::
         server.refuse("gpt-5-mini", "temperature")              # 400 unsupported_value
         server.set_costs([[0.5, 0.25], [1.0]], page_size=1)     # 2 daily buckets, 1 per page
         server.script(rate_limited("1"), endpoint="embeddings") # then normal answers
+        server.fail_input(site_text, status(503))              # every embedding of that text
         ...
         server.requests_to("costs")[0].query["project_ids"]     # repeated params as a list
 
@@ -180,6 +181,7 @@ class OpenAIExtraServer(ScriptedServer):
         self.shuffle_embeddings = False  # answer embeddings in reverse order (index still right)
         self.chat_content: str | None = None  # None: a template answer built from the prompt
         self._refused: dict[str, dict[str, str]] = {}
+        self._failing_inputs: dict[str, Status] = {}
         self._buckets: list[dict[str, Any]] = []
         self._page_size = 7
 
@@ -190,6 +192,13 @@ class OpenAIExtraServer(ScriptedServer):
         ``openai`` (``param`` + ``code`` fields) or ``message`` (only the message says it)."""
         with self._lock:
             self._refused.setdefault(model, {}).update({p: style for p in params})
+        return self
+
+    def fail_input(self, text: str, answer: Status) -> OpenAIExtraServer:
+        """Answer ``answer`` to every embeddings request with ``text`` among its inputs (one
+        call of several can fail, however the client orders or retries its calls)."""
+        with self._lock:
+            self._failing_inputs[text] = answer
         return self
 
     def set_costs(self, buckets: list[list[float | tuple[float, str]]], *, page_size: int = 7,
@@ -214,6 +223,7 @@ class OpenAIExtraServer(ScriptedServer):
         super().reset()
         with self._lock:
             self._refused.clear()
+            self._failing_inputs.clear()
             self._buckets, self._page_size = [], 7
         self.shuffle_embeddings, self.chat_content, self.cached_tokens = False, None, 0
 
@@ -238,8 +248,8 @@ class OpenAIExtraServer(ScriptedServer):
                 message, code = _REFUSALS.get(
                     param, (f"Unsupported parameter: '{param}' is not supported with this model.",
                             "unsupported_parameter"))
-                error = {"message": message, "type": "invalid_request_error",
-                         "param": param, "code": code}
+                error: dict[str, Any] = {"message": message, "type": "invalid_request_error",
+                                         "param": param, "code": code}
                 if style == "message":
                     error.update(param=None, code=None)
                 return 400, {"error": error}
@@ -275,6 +285,10 @@ class OpenAIExtraServer(ScriptedServer):
                 isinstance(t, str) and t for t in inputs):
             return 400, {"error": {"message": "'$.input' is invalid.", "param": None,
                                    "type": "invalid_request_error", "code": None}}
+        with self._lock:
+            failing = [answer for text, answer in self._failing_inputs.items() if text in inputs]
+        if failing:
+            return failing[0].status, failing[0].body
         dim = body.get("dimensions") or self.dim
         data = [{"object": "embedding", "index": i, "embedding": fake_vector(t, dim)}
                 for i, t in enumerate(inputs)]
