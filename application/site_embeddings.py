@@ -40,8 +40,10 @@ class EmbeddingCache:
         try:
             result = await self._embedder.embed(texts, model=model, request_id=request_id)
         except Exception as exc:
+            # The attempts move into the request's cost, as the chat call's do; the error
+            # details keep only what the caller needs (retryable, http_status, attempts).
             calls.extend(msgspec.convert(c, ModelCall) if isinstance(c, dict) else c
-                         for c in getattr(exc, "details", {}).get("calls", []))
+                         for c in getattr(exc, "details", {}).pop("calls", []))
             raise
         calls.extend(result.calls or ())
         return np.asarray(result.vectors, dtype=np.float32)

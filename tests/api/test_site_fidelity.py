@@ -219,6 +219,9 @@ def test_an_embeddings_4xx_of_a_required_call_is_a_non_retryable_502(api: Api, e
     extra.fail_input("Пекарня выпускает хлеб.", openai_error(400, "'$.input' is invalid."))  # the description
     error = assert_envelope(analyze(api, text_par=BAKERY), 502, "upstream_error")
     assert error["details"]["retryable"] is False and error["details"]["http_status"] == 400
+    assert "calls" not in error["details"]  # the attempts are in request_cost, once
+    assert any(line["kind"] == "embeddings" and not line["ok"]
+               for line in error["details"]["request_cost"]["request_cost_breakdown"])
 
 
 def test_the_steel_text_still_works_against_the_server(api: Api) -> None:
