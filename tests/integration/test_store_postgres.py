@@ -19,6 +19,7 @@ from adapters.store.tables import metadata
 from domain.errors import StorageUnavailableError
 from tests.contracts.api_key_store_contract import ApiKeyStoreContract
 from tests.contracts.artifact_index_contract import ArtifactIndexContract
+from tests.support.pg import pooled_connections_closed
 
 pytestmark = pytest.mark.services
 
@@ -134,6 +135,7 @@ async def test_pooled_connections_killed_by_the_server_are_replaced(engine: Asyn
                 await asyncio.sleep(0.02)
     finally:
         await killer.dispose()
+    await pooled_connections_closed(engine)
     # No ping per checkout (ADR 0043): the pool refuses the connection asyncpg already knows
     # is closed, and opens another.
     await store.ping()

@@ -27,6 +27,7 @@ from domain.jobs import new_job
 from entrypoints.container import database_pool_size
 from entrypoints.settings import Settings, SettingsError
 from tests.contracts.artifact_index_contract import T0, ArtifactIndexContract, entry
+from tests.support.pg import pooled_connections_closed
 
 pytestmark = pytest.mark.services
 
@@ -79,7 +80,7 @@ async def _terminate(engine: AsyncEngine, where: str = "true") -> set[int]:
                 await asyncio.sleep(0.02)
     finally:
         await killer.dispose()
-    await asyncio.sleep(0.05)  # the event loop reads the closed sockets of our pooled connections
+    await pooled_connections_closed(engine, pids)  # the event loop has read their sockets' end
     return pids
 
 
