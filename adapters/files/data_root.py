@@ -27,8 +27,14 @@ class LocalDataRoot:
         except (OSError, RuntimeError):  # a name too long, a symlink loop
             raise InvalidInputError("images_dir is not a usable path", details={"field": "images_dir"}) from None
         if resolved != root and root not in resolved.parents:
-            raise InvalidInputError("path is outside DATA_ROOT", details={"field": "images_dir"})
+            raise self._outside()
         return resolved
+
+    def _outside(self) -> InvalidInputError:
+        # The configured root is named so a caller knows which tree images_dir is relative to.
+        root = self._root.resolve()
+        return InvalidInputError(f"images_dir is outside DATA_ROOT ({root})",
+                                 details={"field": "images_dir", "data_root": str(root)})
 
     def _resolved_dir(self, directory: Path) -> Path | None:
         hit = self._dirs.get(directory, _MISSING)
@@ -49,7 +55,7 @@ class LocalDataRoot:
             return self._inside(path)
         directory = self._resolved_dir(path.parent)
         if directory is None:
-            raise InvalidInputError("path is outside DATA_ROOT", details={"field": "images_dir"})
+            raise self._outside()
         return directory / path.name
 
     def _list(self, images_dir: str, glob: str, limit: int | None) -> list[str]:
@@ -61,7 +67,9 @@ class LocalDataRoot:
         else:
             base = self._inside(self._root / images_dir)
         if not _is_dir(base):
-            raise InvalidInputError("images_dir is not a directory under DATA_ROOT", details={"field": "images_dir"})
+            root = self._root.resolve()
+            raise InvalidInputError(f"images_dir {images_dir!r} is not a directory under DATA_ROOT ({root})",
+                                    details={"field": "images_dir", "data_root": str(root)})
         if ".." in Path(glob).parts or Path(glob).is_absolute():
             raise InvalidInputError("glob must stay inside images_dir", details={"field": "glob"})
         root = self._root.resolve()

@@ -78,11 +78,26 @@ def validation_handler(_: Request, exc: ValidationException) -> Response[dict[st
     return envelope(422, "validation_error", "the request failed validation", {"errors": errors})
 
 
-def http_error_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+DEBUG_PREFIX = "/v1/debug/"
+DEBUG_ROUTES_OFF = "debug routes are off: set DEBUG_MODE=1 to enable /v1/debug/*"
+
+
+def _debug_routes_off(request: Request) -> bool:
+    """A path under /v1/debug/ while DEBUG_MODE=0: the routes are not registered (still a 404),
+    but the message says why, so a caller is not left with a bare "no such route"."""
+    if not request.url.path.startswith(DEBUG_PREFIX):
+        return False
+    settings = getattr(getattr(request.app.state, "services", None), "settings", None)
+    return settings is not None and not settings.debug_mode
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     code = _CODE_BY_STATUS.get(status, "bad_request" if status < 500 else "internal_error")
     message = {404: "no such route", 405: "method not allowed for this route",
                413: "the request body is too large"}.get(status, str(exc.detail) if status < 500 else "internal error")
+    if status == 404 and _debug_routes_off(request):
+        message = DEBUG_ROUTES_OFF
     headers = dict(exc.headers or {}) or None
     return envelope(status, code, message, None, headers)
 

@@ -58,6 +58,10 @@ def test_directory_outside_data_root_is_refused(api: Api, data_dir: Path, images
     r = api.client.post("/v1/batch_extract", headers=api.auth(), json={
         "task_id": "receipt_fields_v1", "images_dir": images_dir})
     assert_envelope(r, 400, "bad_request")
+    # The refusal names the configured root, so a caller knows what images_dir is relative to.
+    root = str(Path(api.settings.data_root).resolve())
+    assert root in r.json()["error"]["message"]
+    assert r.json()["error"]["details"] == {"field": "images_dir", "data_root": root}
 
 
 def test_symlink_escape_is_refused(api: Api, data_dir: Path, tmp_path: Path) -> None:

@@ -84,9 +84,19 @@ def test_debug_surface_does_not_exist_when_debug_is_off(api: Api) -> None:
                  "/v1/debug/artifacts?limit=0", "/v1/debug/runs/x/export", "/v1/debug/artifacts/..%2Fx"):
         assert_envelope(api.client.get(path, headers=api.auth("admin")), 404, "not_found")
     # Not even its input is looked at, and no key is asked for: the route is not there.
-    assert_envelope(api.client.post("/v1/debug/eval/batch_vs_gt", content=b"{not json"), 404, "not_found")
+    off = api.client.post("/v1/debug/eval/batch_vs_gt", content=b"{not json")
+    assert_envelope(off, 404, "not_found")
+    # The 404 says why: the routes exist with DEBUG_MODE=1 (other unknown paths stay "no such route").
+    assert off.json()["error"]["message"] == "debug routes are off: set DEBUG_MODE=1 to enable /v1/debug/*"
+    assert api.client.get("/v1/nope").json()["error"]["message"] == "no such route"
     paths = api.client.get("/schema/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/v1/debug")]
+
+
+def test_an_unknown_debug_path_with_debug_on_is_a_plain_404(make_api: Any) -> None:
+    r = make_api(debug_mode=True).client.get("/v1/debug/nope")
+    assert_envelope(r, 404, "not_found")
+    assert r.json()["error"]["message"] == "no such route"
 
 
 def test_the_debug_surface_is_documented_when_debug_is_on(make_api: Any) -> None:
