@@ -9,4 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 EXTRAS="${1:-dev}"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${EXTRAS}]"
+# ./ocr_client is the Python client's own distribution (ADR 0096); the dev extra names it, so
+# it is installed from its path in the same command (pip never looks it up in an index).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ./ocr_client -e ".[${EXTRAS}]"
