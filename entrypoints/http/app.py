@@ -9,7 +9,6 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from entrypoints.container import (
     Container,
@@ -22,6 +21,7 @@ from entrypoints.container import (
 from entrypoints.http.allow import with_options
 from entrypoints.http.auth import authenticate_first, provide_principal
 from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.explorer import explorer_assets, explorer_plugins
 from entrypoints.http.middleware import RequestContextMiddleware
 from entrypoints.http.openapi import SECURITY_COMPONENTS
 from entrypoints.http.request import ClientRequest
@@ -88,7 +88,7 @@ def create_app(container: Container) -> Litestar:
             await close_services(container)
 
     app = Litestar(
-        route_handlers=with_options([*ROUTES, *(DEBUG_ROUTES if settings.debug_mode else [])]),
+        route_handlers=[*with_options([*ROUTES, *(DEBUG_ROUTES if settings.debug_mode else [])]), explorer_assets()],
         dependencies={
             "principal": Provide(provide_principal),
             **{name: _provider(name) for name in USE_CASES},
@@ -101,7 +101,7 @@ def create_app(container: Container) -> Litestar:
         request_class=ClientRequest,
         openapi_config=OpenAPIConfig(
             title="OCR Orchestrator", version=package_version(), path="/schema", components=SECURITY_COMPONENTS,
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=explorer_plugins(),
         ),
         logging_config=None,
     )
