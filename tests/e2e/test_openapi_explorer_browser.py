@@ -81,6 +81,7 @@ def test_the_explorer_makes_an_authorized_call_offline(service: tuple[ServicePro
     browser.get(f"{running.base_url}/schema/swagger")
     click("button.btn.authorize")
     bearer = wait.until(ec.visibility_of_element_located((By.ID, "auth-bearer-value")))
+    assert browser.find_element(By.ID, "api_key_value").is_displayed()  # X-API-Key: the other way in
     bearer.send_keys(key)
     bearer.find_element(By.XPATH, "ancestor::form").find_element(
         By.CSS_SELECTOR, "button.btn.modal-btn.auth.authorize").click()
