@@ -131,6 +131,17 @@ async def s3_client(settings: Settings) -> AsyncIterator[object]:
         yield client
 
 
+async def s3_blob_store(client: Any, settings: Settings) -> AsyncIterator[object]:
+    """The S3 store; with S3_CREATE_BUCKET=1 the bucket is created here, before any request."""
+    bucket = settings.s3_bucket
+    store = S3BlobStore(client, bucket=bucket, prefix=settings.s3_prefix,
+                        allow_overwrite=settings.s3_allow_overwrite,
+                        missing_bucket_hint=f"create bucket {bucket} or set S3_CREATE_BUCKET=1")
+    if settings.s3_create_bucket:
+        await store.create_bucket_if_missing(region=settings.s3_region)
+    yield store
+
+
 async def vllm_http(settings: Settings) -> AsyncIterator[object]:
     client = build_http_client(
         connect_timeout=settings.vllm_connect_timeout_s, read_timeout=settings.vllm_read_timeout_s,
@@ -188,10 +199,7 @@ class Container(containers.DeclarativeContainer):
             allow_overwrite=settings.provided.s3_allow_overwrite,
             min_free_bytes=providers.Callable(lambda s: s.storage_min_free_mb * 1024 * 1024, settings),
         ),
-        s3=providers.Singleton(
-            S3BlobStore, client=providers.Resource(s3_client, settings), bucket=settings.provided.s3_bucket,
-            prefix=settings.provided.s3_prefix, allow_overwrite=settings.provided.s3_allow_overwrite,
-        ),
+        s3=providers.Resource(s3_blob_store, client=providers.Resource(s3_client, settings), settings=settings),
     )
 
     blob_store = providers.Singleton(InstrumentedBlobStore, inner=raw_blob_store, telemetry=telemetry)

@@ -68,6 +68,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_prefix: str = "prod"
     s3_force_path_style: bool = False
     s3_allow_overwrite: bool = False
+    s3_create_bucket: bool = False  # create S3_BUCKET at startup when it does not exist
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     artifacts_dir: str = "./var/artifacts"

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 from botocore.exceptions import ResponseStreamingError
 
+from adapters.blobs.s3_bucket import create_bucket_if_missing, missing_bucket_error
 from adapters.blobs.s3_retry import Retrier
 from application.ports.blobs import BlobInfo
 from domain.artifacts import check_prefix, check_rel
@@ -45,6 +46,7 @@ class S3BlobStore:
         base_delay: float = 0.1,
         max_delay: float = 5.0,
         part_size: int = 8 * 1024 * 1024,
+        missing_bucket_hint: str = "",
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError("part_size must be at least 5 MiB")
@@ -56,7 +58,16 @@ class S3BlobStore:
         self._prefix = prefix
         self._allow_overwrite = allow_overwrite
         self._part_size = part_size
-        self._retry = Retrier(max_attempts=max_attempts, base_delay=base_delay, max_delay=max_delay)
+        self._missing_bucket_hint = missing_bucket_hint
+        self._retry = Retrier(max_attempts=max_attempts, base_delay=base_delay, max_delay=max_delay,
+                              missing_bucket=self._missing_bucket)
+
+    def _missing_bucket(self) -> StorageUnavailableError:
+        return missing_bucket_error(self._bucket, self._missing_bucket_hint)
+
+    async def create_bucket_if_missing(self, *, region: str = "auto") -> bool:
+        """Startup only (``S3_CREATE_BUCKET=1``); True when the bucket was created."""
+        return await create_bucket_if_missing(self._client, self._bucket, region=region)
 
     def _key(self, rel: str) -> str:
         check_rel(rel)
@@ -264,9 +275,12 @@ class S3BlobStore:
             )
         except StorageUnavailableError:
             raise
-        except DomainError as exc:  # e.g. 404 for a missing bucket: storage is not usable
+        except NotFoundError:  # HeadBucket answers a bare 404 for a missing bucket
+            raise self._missing_bucket() from None
+        except DomainError as exc:  # e.g. 403: storage is not usable
             raise StorageUnavailableError(
-                "object storage bucket not reachable", details={"reason": exc.code}, retryable=False
+                f"object storage bucket {self._bucket!r} not reachable",
+                details={"reason": exc.code, "bucket": self._bucket}, retryable=False,
             ) from exc
 
     @staticmethod

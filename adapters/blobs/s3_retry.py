@@ -80,8 +80,17 @@ def is_not_found(exc: BaseException) -> bool:
     )
 
 
-def translate(exc: BotoCoreError | ClientError, *, rel: str) -> DomainError:
+def is_missing_bucket(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and error_code(exc) == "NoSuchBucket"
+
+
+def translate(
+    exc: BotoCoreError | ClientError, *, rel: str, missing_bucket: DomainError | None = None
+) -> DomainError:
     """The port error for a botocore failure that was not (or no longer) retried."""
+    if missing_bucket is not None and is_missing_bucket(exc):
+        # A configuration fault, not an outage: say which bucket and how to fix it.
+        return missing_bucket
     if is_precondition_failed(exc):
         # 409 ConditionalRequestConflict means a concurrent conditional write to the same
         # key is in flight; with If-None-Match: * one of them wins, so the key is taken.
@@ -89,7 +98,8 @@ def translate(exc: BotoCoreError | ClientError, *, rel: str) -> DomainError:
     if is_not_found(exc):
         return NotFoundError("artifact not found", details={"rel": rel})
     reason = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    # Bucket and key stay out of the error: responses only ever carry the rel.
+    # Bucket and key stay out of the error: responses only ever carry the rel (a missing
+    # bucket, above, is the exception: the operator's fix needs its name).
     return StorageUnavailableError(
         "object storage request failed",
         details={"reason": reason},
@@ -101,10 +111,16 @@ class Retrier:
     """Bounded attempts with exponential backoff and full jitter."""
 
     def __init__(
-        self, *, max_attempts: int = 4, base_delay: float = 0.1, max_delay: float = 5.0
+        self,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        missing_bucket: Callable[[], DomainError] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
+        self.missing_bucket = missing_bucket
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -121,7 +137,8 @@ class Retrier:
             except (BotoCoreError, ClientError) as exc:
                 reason = retry_reason(exc)
                 if reason is None:
-                    raise translate(exc, rel=rel) from exc
+                    missing = self.missing_bucket() if self.missing_bucket else None
+                    raise translate(exc, rel=rel, missing_bucket=missing) from exc
                 if attempt >= self.max_attempts:
                     raise StorageUnavailableError(
                         "object storage unavailable",
