@@ -50,6 +50,7 @@ def test_the_vendored_assets_are_the_pinned_version(api: Any) -> None:
 
 def test_an_unknown_asset_is_a_404_and_the_assets_stay_out_of_the_document(api: Api) -> None:
     assert api.client.get(f"{ASSETS_PATH}/nope.js").status_code == 404
+    assert api.client.get("/schema/scalar").status_code == 404  # the CDN-loaded page is gone
     assert api.client.get(f"{ASSETS_PATH}/..%2F..%2Fexplorer.py").status_code == 404
     paths = api.client.get("/schema/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/schema")]
