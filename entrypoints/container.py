@@ -334,6 +334,7 @@ async def open_services(container: Container) -> Services:
     probes = {"database": _all(api_keys.ping, index.ping, job_store.ping), "storage": blobs.ping}
     if settings.jobs_backend == "celery":
         probes["broker"] = job_queue.ping
+        probes["workers"] = job_queue.ping_workers  # not ready while no worker consumes the queue
     if settings.inference_backend == "vllm":
         probes["inference"] = inference.ping
     return Services(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -24,6 +23,7 @@ from application.jobs import JobService
 from application.live_uploads import LiveUploads
 from application.ports.api_keys import ApiKeyStore
 from application.ports.jobs import JobQueue, JobStore
+from application.readiness import Probe
 from application.run_export import RunExporter
 from domain.receipts.tasks import TaskRegistry
 from entrypoints.settings import Settings
@@ -59,7 +59,7 @@ class Services:
     exporter: RunExporter
     telemetry: Any
     live_uploads: LiveUploads | None = None  # the local runner only (ADR 0051)
-    readiness_probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    readiness_probes: dict[str, Probe] = field(default_factory=dict)
     version: str = field(default_factory=package_version)
 
 

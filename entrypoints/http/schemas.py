@@ -120,6 +120,7 @@ class ComponentOut(msgspec.Struct):
     duration_ms: int
     error: str | None = None
     message: str | None = None
+    workers: list[str] | None = None  # JOBS_BACKEND=celery: the workers consuming the queue
 
 
 class ReadyOut(msgspec.Struct):

@@ -62,8 +62,10 @@ def celery(backend: Backend, tmp_path: Path, redis_url: str) -> Iterator[Celery]
     worker_env = {**env, "MOCK_LATENCY_MS": "250"}
     key = create_key(env, unique("celery-e2e"), "admin")
     with ServiceProcess(env, tmp_path) as service, httpx.Client(base_url=service.base_url, timeout=30) as http:
-        ready = http.get("/v1/ready")
-        assert ready.status_code == 200 and ready.json()["components"]["broker"]["ok"] is True, ready.text
+        ready = http.get("/v1/ready")  # no worker yet: the broker answers, readiness says no worker
+        components = ready.json()["components"]
+        assert ready.status_code == 503 and components["broker"]["ok"] is True, ready.text
+        assert components["workers"]["ok"] is False and components["workers"]["workers"] == [], ready.text
         yield Celery(env, worker_env, key, http)
 
 
