@@ -304,7 +304,12 @@ def test_effective_environment_loads_as_settings(files: tuple[Path, ...]) -> Non
         assert settings.inference_backend == "vllm"
         assert settings.storage_backend == "s3"
         assert settings.api_key_pepper
+        # Site analysis never falls back to the public endpoint with an empty key (issue 14).
+        assert settings.openai_base_url != Settings().openai_base_url and settings.openai_api_key
+        assert not settings.s3_create_bucket  # the bucket must exist unless .env asks otherwise
         if COMPOSE_DEV in files:
+            assert settings.openai_base_url == "http://vllm:8000/v1"
+            assert settings.openai_api_key == env_example()["VLLM_API_KEY"]
             assert settings.s3_endpoint_url == "http://minio:9000" and settings.s3_force_path_style
             assert settings.vllm_base_url == "http://vllm:8000/v1"
             assert settings.vllm_model == VLLM_MODEL
@@ -312,6 +317,7 @@ def test_effective_environment_loads_as_settings(files: tuple[Path, ...]) -> Non
             assert settings.s3_endpoint_url == f"https://{env_example()['R2_ACCOUNT_ID']}.r2.cloudflarestorage.com"
             assert settings.s3_region == "auto"
             assert settings.vllm_base_url == env_example()["VLLM_BASE_URL"]
+            assert settings.openai_base_url == env_example()["OPENAI_BASE_URL"]
 
 
 def test_one_image_runs_every_role() -> None:
