@@ -68,7 +68,7 @@ class LocalDataRoot:
             base = self._inside(self._root / images_dir)
         if not _is_dir(base):
             root = self._root.resolve()
-            raise InvalidInputError(f"images_dir {images_dir!r} is not a directory under DATA_ROOT ({root})",
+            raise InvalidInputError(f"images_dir is not a directory under DATA_ROOT ({root})",
                                     details={"field": "images_dir", "data_root": str(root)})
         if ".." in Path(glob).parts or Path(glob).is_absolute():
             raise InvalidInputError("glob must stay inside images_dir", details={"field": "glob"})
