@@ -57,8 +57,11 @@ class CeleryJobQueue:
             return seen
 
     def _active_queues(self) -> dict[str, list[dict[str, Any]]] | None:
-        inspect = self._app.control.inspect(timeout=self._workers_timeout_s)
-        return inspect.active_queues()  # type: ignore[no-any-return]
+        with self._app.connection_for_write() as conn:
+            # Fail fast on a dead broker (kombu would otherwise retry for seconds).
+            conn.ensure_connection(max_retries=1, timeout=self._workers_timeout_s)
+            inspect = self._app.control.inspect(timeout=self._workers_timeout_s, connection=conn)
+            return inspect.active_queues()  # type: ignore[no-any-return]
 
     async def ping_workers(self) -> dict[str, Any]:
         """Readiness: not ready while no worker consumes the queue (jobs would wait forever)."""
