@@ -1,17 +1,23 @@
 """Make a sampled receipt or invoice add up, so mock answers pass the consistency checks.
 
-Only numbers the sampler already produced are rewritten (line totals, subtotal,
-tax, total) and a due date is moved after the issue date; the caller keeps the
-result only if it still validates against the schema.
+Only values the sampler already produced are rewritten (line totals, subtotal,
+tax, a tax label's percentage to its rate, tip, total) and a due date is moved
+after the issue date; the caller keeps the result only if it still validates
+against the schema.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from domain.receipts.sample_printed import printed_consistent
+
 _CENT = Decimal("0.01")
+_PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")
+_TIP_PERCENT = Decimal(10)
 
 
 def _number(value: Any) -> bool:
@@ -28,7 +34,9 @@ def _dec(value: Any) -> Decimal:
 
 def make_consistent(sample: Any) -> Any:
     """A copy of ``sample`` whose amounts agree; unchanged when it is not receipt-shaped."""
-    if not isinstance(sample, dict) or not isinstance(sample.get("items"), list):
+    if isinstance(sample, dict) and not isinstance(sample.get("items"), list):
+        return printed_consistent(sample)
+    if not isinstance(sample, dict):
         return sample
     doc = dict(sample)
     lines = []
@@ -49,16 +57,32 @@ def make_consistent(sample: Any) -> Any:
     elif isinstance(doc.get("tax_lines"), list):
         tax_lines = []
         for line in doc["tax_lines"]:
+            if isinstance(line, dict):
+                line = _labelled_rate(line)
             if isinstance(line, dict) and _number(line.get("amount")):
                 rate = _dec(line["rate"]) if _number(line.get("rate")) else Decimal(10)
                 line = {**line, "amount": _money(subtotal * rate / 100)}
                 tax += _dec(line["amount"])
             tax_lines.append(line)
         doc["tax_lines"] = tax_lines
-    tip = _dec(doc["tip"]) if _number(doc.get("tip")) else Decimal(0)
+    tip = Decimal(0)
+    if _number(doc.get("tip")):
+        # A tip reads like one: a tenth of the subtotal, not a random amount.
+        tip = _dec(_money(subtotal * _TIP_PERCENT / 100))
+        doc["tip"] = float(tip)
     if _number(doc.get("total")):
         doc["total"] = _money(subtotal + tax + tip)
     return _due_after_issue(doc)
+
+
+def _labelled_rate(line: dict[str, Any]) -> dict[str, Any]:
+    """The label's percentage says the rate («VAT 20%» with rate 20), not another number."""
+    name = line.get("name")
+    if not isinstance(name, str) or not _PERCENT.search(name):
+        return line
+    if _number(line.get("rate")):
+        return {**line, "name": _PERCENT.sub(f"{_dec(line['rate']).normalize():f}%", name, count=1)}
+    return line
 
 
 def _due_after_issue(doc: dict[str, Any]) -> dict[str, Any]:
