@@ -48,9 +48,9 @@ async def test_answer_is_the_template_built_from_the_text() -> None:
     answer = parse_answer(reply.text)
     assert answer.description.startswith("ООО «Северсталь-Прокат»")
     assert answer.description.endswith("арматуру.")
-    assert "стальной лист" in answer.goods
+    assert answer.goods == ["стальной лист", "трубы стальные", "арматуру"]
     assert answer.goods_type == answer.goods
-    assert any("печи" in item for item in answer.equipment)
+    assert answer.equipment == ["прокатные станы", "оборудование для резки металла", "термические печи"]
     assert int(answer.prodclass_raw) in class_by_id()
     assert answer.prodclass_score == answer.description_score == 0.8
     assert reply.model == "gpt-4o-mini"
@@ -67,11 +67,12 @@ def test_prodclass_without_shared_words_is_still_a_class_and_stable() -> None:
     assert best_class("zzz qqq") == first
 
 
-def test_goods_fall_back_to_frequent_words() -> None:
+def test_goods_fall_back_to_frequent_words_and_no_equipment_is_nothing() -> None:
     text = "Кирпичи облицовочные. Кирпичи строительные. Доставка кирпичей по области."
-    answer = parse_answer(compose_answer(user_message(text)))
-    assert answer.goods and answer.equipment
-    assert "кирпичи" in answer.goods
+    reply = compose_answer(user_message(text))
+    answer = parse_answer(reply)
+    assert "кирпичи" in answer.goods and "кирпичей" not in answer.goods
+    assert "[EQUIPMENT_SITE]=[нет]" in reply and answer.equipment == []
 
 
 async def test_usage_is_estimated_from_length() -> None:
