@@ -5,8 +5,9 @@ padded with spaces), each 3-gram adding ±1 to one of ``dim`` buckets (blake2b: 
 sign), L2-normalised. Texts that share spelling share buckets, so «стальной лист» is closer to
 «лист стальной горячекатаный» than to «пластиковые трубы», and catalog matching behaves.
 
-The dimension is ``dim`` (256), or the number in a model name ``mock-<n>`` (8…4096), so
-tests can ask for small vectors. Token usage is estimated at 4 characters a token. A text
+The dimension is ``dim`` (128, ADR 0074: every vector appears up to five times in an analyze
+response, and 256 made one sentence a 116 KB answer for no better matching), or the number in
+a model name ``mock-<n>`` (8…4096), so tests can ask for small vectors. Token usage is estimated at 4 characters a token. A text
 starting with ``mock_fail_upstream`` fails like the upstream would (503, retryable).
 """
 
@@ -49,7 +50,7 @@ def hashed_vector(text: str, dim: int) -> list[float]:
 
 
 class MockEmbedder:
-    def __init__(self, dim: int = 256, *, max_attempts: int = 3) -> None:
+    def __init__(self, dim: int = 128, *, max_attempts: int = 3) -> None:
         self._dim = dim
         self._max_attempts = max(1, max_attempts)
 
@@ -62,10 +63,10 @@ class MockEmbedder:
     ) -> Embeddings:
         if any(text.startswith("mock_fail_upstream") for text in texts):
             failed = ModelCall(kind="embeddings", model=model, usage=TokenUsage(), ok=False)
-            calls = [msgspec.to_builtins(failed)] * self._max_attempts
+            failures = [msgspec.to_builtins(failed)] * self._max_attempts
             raise UpstreamUnavailableError(
                 "HTTP 503: mock embeddings unavailable",
-                details={"retryable": True, "attempts": len(calls), "calls": calls},
+                details={"retryable": True, "attempts": len(failures), "calls": failures},
             )
         dim = self.dim_for(model)
         tokens = sum(max(1, len(text) // 4) for text in texts)

@@ -18,7 +18,7 @@ from tests.support.openai_server import delay, status
 STEEL_TEXT = ("ООО «СтальПром» — металлургический комбинат полного цикла. Мы производим прокат плоский из стали, "
               "лист стальной горячекатаный, арматуру и швеллер. Оборудование: прокатный стан, дуговая "
               "сталеплавильная печь, машина непрерывного литья заготовок.")
-MOCK_DIM = 256
+MOCK_DIM = 128
 
 
 def analyze(api: Api, role: str = "client", headers: dict[str, str] | None = None, **body: Any) -> Any:

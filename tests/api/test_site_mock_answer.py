@@ -44,3 +44,12 @@ def test_examples_request_json_gets_its_catalog_items(api: Api) -> None:
     assert not {"выпускает", "производит"} & {w.casefold() for w in parsed["GOODS_LIST"] + parsed["EQUIPMENT_LIST"]}
     assert body["prodclass"]["id"] in STEEL_CLASSES
     assert [i["match_id"] for i in body["equipment_items"]] == [7, 8]
+
+
+def test_readme_example_answer_stays_small(api: Api) -> None:
+    # Every item's vector appears five times (values and literal, db_payload, AI_SITE_* preview);
+    # the mock's 128 dimensions keep the README's one sentence near 60 KB (256 made it 116 KB).
+    response = api.client.post("/v1/analyze/json", headers=api.auth("client"), json=README_BODY)
+    assert response.status_code == 200
+    assert response.json()["description_vector"]["dim"] == 128
+    assert len(response.content) < 70_000
