@@ -176,3 +176,30 @@ def _values(entry: IndexEntry, state: str) -> dict[str, Any]:
         "state": state,
         "claimed_at": as_utc(entry.claimed_at or entry.created_at) if state == PENDING else None,
     }
+
+
+class RareMethodsOnSql:
+    """The index methods a faster adapter leaves to ``SqlArtifactIndex`` on the same engine:
+    releases, claim refreshes, summary updates, deletes, paging and ``ping`` are rare, so only
+    the per-request claims, completions and lookups bypass SQLAlchemy (ADR 0007, ADR 0043)."""
+
+    _fallback: SqlArtifactIndex
+
+    async def release(self, kind: str, artifact_id: str) -> None:
+        await self._fallback.release(kind, artifact_id)
+
+    async def refresh_claims(self, kind: str, artifact_ids: list[str], at: datetime) -> None:
+        await self._fallback.refresh_claims(kind, artifact_ids, at)
+
+    async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
+        await self._fallback.update_summary(kind, artifact_id, summary)
+
+    async def delete(self, kind: str, artifact_id: str) -> None:
+        await self._fallback.delete(kind, artifact_id)
+
+    async def page(self, kind: str, *, owner_key_id: str | None, limit: int, cursor: str | None = None,
+                   day: str | None = None) -> IndexPage:
+        return await self._fallback.page(kind, owner_key_id=owner_key_id, limit=limit, cursor=cursor, day=day)
+
+    async def ping(self) -> None:
+        await self._fallback.ping()

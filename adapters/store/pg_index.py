@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.store.artifact_index import SqlArtifactIndex
+from adapters.store.artifact_index import RareMethodsOnSql, SqlArtifactIndex
 from adapters.store.pg_batches import GroupedStatements
 from adapters.store.pg_connections import run_statement
 from adapters.store.timestamps import as_utc
-from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry, IndexPage
+from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry
 from domain.errors import ArtifactExistsError, NotFoundError
 
 _COLUMNS = "kind, artifact_id, owner_key_id, day, rel_ref, created_at, summary_json, state, claimed_at"
@@ -66,7 +65,7 @@ WRITE_TIMEOUT_S = 5.0
 Write = tuple[Any, ...]
 
 
-class PostgresArtifactIndex:
+class PostgresArtifactIndex(RareMethodsOnSql):
     """See the module docstring; ``fallback`` runs on the same engine."""
 
     def __init__(self, engine: AsyncEngine, fallback: SqlArtifactIndex | None = None, *,
@@ -109,24 +108,6 @@ class PostgresArtifactIndex:
         row = await run_statement(self._engine, "artifact lookup", lambda conn: conn.fetchrow(_GET, kind, artifact_id))
         return None if row is None else _entry_of(row)
 
-    async def release(self, kind: str, artifact_id: str) -> None:
-        await self._fallback.release(kind, artifact_id)
-
-    async def refresh_claims(self, kind: str, artifact_ids: list[str], at: datetime) -> None:
-        await self._fallback.refresh_claims(kind, artifact_ids, at)
-
-    async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
-        await self._fallback.update_summary(kind, artifact_id, summary)
-
-    async def delete(self, kind: str, artifact_id: str) -> None:
-        await self._fallback.delete(kind, artifact_id)
-
-    async def page(self, kind: str, *, owner_key_id: str | None, limit: int, cursor: str | None = None,
-                   day: str | None = None) -> IndexPage:
-        return await self._fallback.page(kind, owner_key_id=owner_key_id, limit=limit, cursor=cursor, day=day)
-
-    async def ping(self) -> None:
-        await self._fallback.ping()
 
 
 def _key(write: Write) -> tuple[str, str]:

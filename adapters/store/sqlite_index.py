@@ -33,10 +33,10 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.store.artifact_index import SqlArtifactIndex
+from adapters.store.artifact_index import RareMethodsOnSql, SqlArtifactIndex
 from adapters.store.engine import configure_sqlite
 from adapters.store.timestamps import as_utc
-from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry, IndexPage
+from application.ports.artifact_index import COMPLETE, PENDING, IndexEntry
 from domain.errors import ArtifactExistsError, NotFoundError, StorageUnavailableError
 
 logger = logging.getLogger("ocr.store")
@@ -209,7 +209,7 @@ class _GroupWriter:
                 loop.call_soon_threadsafe(_settle_all, items)
 
 
-class SqliteArtifactIndex:
+class SqliteArtifactIndex(RareMethodsOnSql):
     """See the module docstring; ``path`` is the SQLite file the ``fallback`` engine uses."""
 
     def __init__(self, path: str, fallback: SqlArtifactIndex, *, busy_timeout_ms: int = 5000) -> None:
@@ -237,12 +237,6 @@ class SqliteArtifactIndex:
 
     async def complete(self, kind: str, artifact_id: str, summary: dict[str, Any] | None = None) -> None:
         await self._writer.submit(_COMPLETE, (None if summary is None else json.dumps(summary), kind, artifact_id))
-
-    async def release(self, kind: str, artifact_id: str) -> None:
-        await self._fallback.release(kind, artifact_id)
-
-    async def refresh_claims(self, kind: str, artifact_ids: list[str], at: datetime) -> None:
-        await self._fallback.refresh_claims(kind, artifact_ids, at)
 
     async def get(self, kind: str, artifact_id: str) -> IndexEntry | None:
         try:
@@ -277,18 +271,6 @@ class SqliteArtifactIndex:
             self._readers.conn = conn
         return conn
 
-    async def update_summary(self, kind: str, artifact_id: str, summary: dict[str, Any]) -> None:
-        await self._fallback.update_summary(kind, artifact_id, summary)
-
-    async def delete(self, kind: str, artifact_id: str) -> None:
-        await self._fallback.delete(kind, artifact_id)
-
-    async def page(self, kind: str, *, owner_key_id: str | None, limit: int, cursor: str | None = None,
-                   day: str | None = None) -> IndexPage:
-        return await self._fallback.page(kind, owner_key_id=owner_key_id, limit=limit, cursor=cursor, day=day)
-
-    async def ping(self) -> None:
-        await self._fallback.ping()
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._writer.close)
