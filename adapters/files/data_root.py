@@ -73,9 +73,11 @@ class LocalDataRoot:
         if ".." in Path(glob).parts or Path(glob).is_absolute():
             raise InvalidInputError("glob must stay inside images_dir", details={"field": "glob"})
         root = self._root.resolve()
+        # pathlib refuses "**.png" and "" with ValueError and "." with IndexError (an absolute
+        # pattern, which it would refuse otherwise, is turned away above).
         try:
             candidates = list(base.glob(glob))
-        except (ValueError, IndexError, NotImplementedError):  # e.g. "**.png": pathlib refuses the pattern
+        except (ValueError, IndexError):
             raise InvalidInputError("glob is not a valid pattern (e.g. '**' must be a whole path component)",
                                     details={"field": "glob"}) from None
         found = []
